@@ -1,0 +1,372 @@
+// knockd's parseconfig(): turns the lines of a knockd.conf into a typed
+// config, rejecting exactly what knockd rejects (errors) and noting where
+// knockd silently misreads the text (warnings).
+import type { IToken } from 'chevrotain';
+import { codeInfo } from '../diagnostics/codes.js';
+import type { Diagnostic } from '../diagnostics/diagnostic.js';
+import { atoi, cTrim, cUpper } from './cnum.js';
+import type { Directive, Door, Knock, Located, OneTimeEntry, Options, SequenceSource, Setting, TcpFlags } from './config.js';
+import { ANY_FLAGS, DEFAULT_CMD_TIMEOUT, DEFAULT_PIDFILE, DEFAULT_SEQ_TIMEOUT, type KnockdConfig } from './config.js';
+import { parseLine } from './parser.js';
+import { readSequence, readTcpFlags, type ReadKnock, type SequenceProblem } from './sequence.js';
+import { splitKnockdLines, type LogicalLine, type Range, type SourceText } from './source.js';
+
+export interface BuildHost {
+  /** Reads a one-time sequences file the way knockd would (relative to its working directory). */
+  readOneTimeFile(path: string): { ok: true; bytes: Uint8Array; shownAs: string } | { ok: false; message: string };
+}
+
+export interface BuildResult {
+  readonly config: KnockdConfig | null;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+const DOOR_KEYS = new Set([
+  'TARGET', 'SEQUENCE', 'ONE_TIME_SEQUENCES', 'SEQ_TIMEOUT', 'TIMEOUT', 'START_COMMAND', 'COMMAND',
+  'START_COMMAND_6', 'COMMAND_6', 'CMD_TIMEOUT', 'STOP_COMMAND', 'STOP_COMMAND_6', 'TCPFLAGS',
+]);
+const OPTION_KEYS = new Set(['LOGFILE', 'PIDFILE', 'INTERFACE']);
+/** Aliases collapse to the setting they write, so "given twice" sees through them. */
+const SETTING_OF: Record<string, string> = {
+  TIMEOUT: 'SEQ_TIMEOUT', COMMAND: 'START_COMMAND', COMMAND_6: 'START_COMMAND_6', ONE_TIME_SEQUENCES: 'SEQUENCE',
+};
+
+const NAME_BYTES = 127;
+
+interface DoorDraft {
+  index: number;
+  name: string;
+  header: Located<string>;
+  knocks: readonly Knock[];
+  sequenceFrom: SequenceSource | null;
+  target: Setting<string | null>;
+  seqTimeout: Setting<number>;
+  cmdTimeout: Setting<number>;
+  startCommand: Setting<string | null>;
+  startCommand6: Setting<string | null>;
+  stopCommand: Setting<string | null>;
+  stopCommand6: Setting<string | null>;
+  tcpFlags: Setting<TcpFlags>;
+  directives: Directive[];
+}
+
+function truncateBytes(s: string, n: number): string {
+  const b = Buffer.from(s, 'utf8');
+  return b.length <= n ? s : b.subarray(0, n).toString('utf8').replace(/\uFFFD+$/, '');
+}
+
+export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
+  const file = src.file;
+  const diags: Diagnostic[] = [];
+  const report = (code: string, message: string, range: Range): void => {
+    const info = codeInfo(code);
+    diags.push({ code, severity: info.severity, message, range, hint: info.hint });
+  };
+
+  const doors: DoorDraft[] = [];
+  const directives: Directive[] = [];
+  const sections: Located<string>[] = [];
+  let section = '';
+  let door: DoorDraft | null = null;
+  let options: { logFile: Setting<string | null>; pidFile: Setting<string>; interface: Setting<string | null>; useSyslog: Setting<boolean> } = {
+    logFile: { value: null, from: null },
+    pidFile: { value: DEFAULT_PIDFILE, from: null },
+    interface: { value: null, from: null },
+    useSyslog: { value: false, from: null },
+  };
+
+  const located = (line: LogicalLine, tok: IToken, trim = true): Located<string> => {
+    const raw = tok.image;
+    const value = trim ? cTrim(raw) : raw;
+    const lead = trim ? raw.length - raw.replace(/^[ \t\n\v\f\r]+/, '').length : 0;
+    const startCol = line.physCol + tok.startOffset + lead;
+    return {
+      value,
+      raw,
+      range: {
+        start: { file, line: line.physLine, col: startCol },
+        end: { file, line: line.physLine, col: startCol + value.length },
+      },
+    };
+  };
+  const lineRange = (line: LogicalLine): Range => ({
+    start: { file, line: line.physLine, col: line.physCol },
+    end: { file, line: line.physLine, col: line.physCol + line.text.length },
+  });
+
+  if (src.hasBom) {
+    report('KC113', 'file starts with a UTF-8 byte order mark: knockd reads it as part of line 1 and rejects the file', {
+      start: { file, line: 1, col: 1 },
+      end: { file, line: 1, col: 2 },
+    });
+  }
+  if (src.binaryScore > 0.01) {
+    report('KC226', `${Math.round(src.binaryScore * 100)}% of the bytes are control characters: is this a knockd.conf?`, {
+      start: { file, line: 1, col: 1 },
+      end: { file, line: 1, col: 1 },
+    });
+  }
+
+  for (const line of src.lines) {
+    if (line.splitByBuffer) {
+      report('KC217', `line is longer than 4095 bytes: knockd reads the rest as line ${line.knockdLine + 1}`, lineRange(line));
+    }
+    if (line.hadNul) report('KC218', 'NUL byte: knockd ignores the rest of this line', lineRange(line));
+    // The BOM has been reported; knockd's reaction to it (line 1 is not a section) follows naturally.
+    const node = parseLine(line.text);
+    switch (node.kind) {
+      case 'empty':
+      case 'comment':
+        continue;
+      case 'section': {
+        const at = located(line, node.token);
+        sections.push(at);
+        let name = at.value.slice(1);
+        if (Buffer.byteLength(name, 'utf8') > 255) name = truncateBytes(name, 255);
+        name = name.slice(0, -1);
+        if (name.length === 0) {
+          report('KC101', 'bad section name: "[]" has an empty name', at.range);
+          continue;
+        }
+        section = name;
+        if (name === 'options') continue;
+        if (name.toLowerCase() === 'options') {
+          report('KC223', `[${name}] is a door, not the global [options] section (the name is case-sensitive)`, at.range);
+        }
+        const doorName = truncateBytes(name, NAME_BYTES);
+        if (doorName !== name) report('KC224', `door name is longer than ${NAME_BYTES} bytes: knockd calls it "${doorName}"`, at.range);
+        door = {
+          index: doors.length,
+          name: doorName,
+          header: at,
+          knocks: [],
+          sequenceFrom: null,
+          target: { value: null, from: null },
+          seqTimeout: { value: DEFAULT_SEQ_TIMEOUT, from: null },
+          cmdTimeout: { value: DEFAULT_CMD_TIMEOUT, from: null },
+          startCommand: { value: null, from: null },
+          startCommand6: { value: null, from: null },
+          stopCommand: { value: null, from: null },
+          stopCommand6: { value: null, from: null },
+          tcpFlags: { value: ANY_FLAGS, from: null },
+          directives: [],
+        };
+        doors.push(door);
+        continue;
+      }
+      case 'bare': {
+        const keyAt = located(line, node.word);
+        if (section === '') {
+          report('KC102', 'all directives must belong to a section', keyAt.range);
+          continue;
+        }
+        const key = cUpper(keyAt.value);
+        if (key !== 'USESYSLOG') {
+          report('KC103', `syntax error: "${keyAt.value}" has no "=" (only UseSyslog stands alone)`, keyAt.range);
+          continue;
+        }
+        const d: Directive = { key, keyAt, valueAt: null, section, doorIndex: section === 'options' ? null : (door?.index ?? null) };
+        directives.push(d);
+        if (section !== 'options') door?.directives.push(d);
+        options = { ...options, useSyslog: { value: true, from: keyAt } };
+        continue;
+      }
+      case 'directive': {
+        const keyAt: Located<string> = node.key
+          ? located(line, node.key)
+          : { value: '', raw: '', range: { start: { file, line: line.physLine, col: line.physCol + node.equals.startOffset }, end: { file, line: line.physLine, col: line.physCol + node.equals.startOffset } } };
+        const valueAt: Located<string> = node.value
+          ? located(line, node.value)
+          : { value: '', raw: '', range: { start: { file, line: line.physLine, col: line.physCol + node.equals.startOffset + 1 }, end: { file, line: line.physLine, col: line.physCol + node.equals.startOffset + 1 } } };
+        if (section === '') {
+          report('KC102', 'all directives must belong to a section', keyAt.range);
+          continue;
+        }
+        const key = cUpper(keyAt.value);
+        if (key === 'USESYSLOG') {
+          report('KC114', `syntax error: UseSyslog takes no value (got "= ${valueAt.value}")`, keyAt.range);
+          continue;
+        }
+        if (section === 'options') {
+          if (!OPTION_KEYS.has(key)) {
+            report('KC104', `syntax error: "${keyAt.value}" is not an [options] key`, keyAt.range);
+            continue;
+          }
+          const d: Directive = { key, keyAt, valueAt, section, doorIndex: null };
+          directives.push(d);
+          if (key === 'LOGFILE') options = { ...options, logFile: { value: valueAt.value, from: valueAt } };
+          else if (key === 'PIDFILE') options = { ...options, pidFile: { value: valueAt.value, from: valueAt } };
+          else options = { ...options, interface: { value: valueAt.value, from: valueAt } };
+          continue;
+        }
+        if (!door) continue; // unreachable: a non-options section always opens a door
+        if (!DOOR_KEYS.has(key)) {
+          report('KC105', `syntax error: "${keyAt.value}" is not a door key`, keyAt.range);
+          continue;
+        }
+        const d: Directive = { key, keyAt, valueAt, section, doorIndex: door.index };
+        directives.push(d);
+        door.directives.push(d);
+        applyDoorDirective(door, key, valueAt);
+        continue;
+      }
+    }
+  }
+
+  function hashWarning(valueAt: Located<string>, key: string): void {
+    const i = valueAt.value.indexOf('#');
+    if (i > 0 && /[ \t]/.test(valueAt.value[i - 1] ?? '') && !key.includes('COMMAND')) {
+      report('KC219', `"${valueAt.value.slice(i)}" is part of the ${key.toLowerCase()} value, not a comment`, {
+        start: { ...valueAt.range.start, col: valueAt.range.start.col + i },
+        end: valueAt.range.end,
+      });
+    }
+  }
+
+  function sequenceError(p: SequenceProblem, doorName: string): void {
+    if (p.kind === 'too-many') report('KC108', `section ${doorName}: too many ports in knock sequence (knockd allows 32)`, p.range);
+    else if (p.kind === 'port-invalid') report('KC106', `section ${doorName}: port ${p.port} is invalid (over 65535)`, p.range);
+    else report('KC107', `section ${doorName}: unknown protocol in knock sequence: "${cTrim(p.proto)}"`, p.range);
+  }
+
+  function misreadWarnings(knocks: readonly ReadKnock[]): void {
+    for (const k of knocks) {
+      const text = k.item.value;
+      if (k.misread === 'zero') report('KC201', `knock "${text}" reads as port 0`, k.item.range);
+      else if (k.misread === 'junk') report('KC202', `knock "${text}" reads as port ${k.port}: the rest is ignored`, k.item.range);
+      else if (k.misread === 'negative') report('KC203', `knock "${text}" wraps around to port ${k.port}`, k.item.range);
+      else if (k.misread === 'extra-field') report('KC220', `knock "${text}" has extra ":" fields; knockd reads ${k.port}:${k.proto}`, k.item.range);
+    }
+  }
+
+  function timeout(valueAt: Located<string>, key: string): number {
+    const n = atoi(valueAt.value);
+    const name = key.toLowerCase();
+    if (n.noDigits || cTrim(n.ignored) !== '') {
+      report('KC204', `${name} "${valueAt.value}" reads as ${n.value}`, valueAt.range);
+    }
+    if (n.value <= 0) {
+      const effect =
+        name === 'seq_timeout' ? 'every attempt times out at the next knock, so only one-knock doors can open'
+        : n.value < 0 ? 'the stop command never runs'
+        : 'the stop command runs at once';
+      report('KC205', `${name} is ${n.value}: ${effect}`, valueAt.range);
+    }
+    return n.value;
+  }
+
+  function applyDoorDirective(dr: DoorDraft, key: string, valueAt: Located<string>): void {
+    const setting = SETTING_OF[key] ?? key;
+    const earlier = dr.directives.slice(0, -1).filter((x) => (SETTING_OF[x.key] ?? x.key) === setting);
+    if (earlier.length > 0) {
+      const prev = earlier[earlier.length - 1]!;
+      const keyAt = dr.directives[dr.directives.length - 1]!.keyAt;
+      report('KC216', `${setting.toLowerCase()} given again in [${dr.name}]: this one wins over line ${prev.keyAt.range.start.line}`, { start: keyAt.range.start, end: valueAt.range.end });
+    }
+    hashWarning(valueAt, key);
+    switch (setting) {
+      case 'TARGET':
+        dr.target = { value: valueAt.value, from: valueAt };
+        return;
+      case 'SEQUENCE': {
+        if (key === 'SEQUENCE') {
+          const r = readSequence(valueAt);
+          if (!r.ok) {
+            sequenceError(r.problem, dr.name);
+            dr.knocks = [];
+            return;
+          }
+          misreadWarnings(r.knocks);
+          dr.knocks = r.knocks;
+          dr.sequenceFrom = { kind: 'sequence', directive: valueAt };
+          return;
+        }
+        readOneTime(dr, valueAt);
+        return;
+      }
+      case 'SEQ_TIMEOUT':
+        dr.seqTimeout = { value: timeout(valueAt, 'seq_timeout'), from: valueAt };
+        return;
+      case 'CMD_TIMEOUT':
+        dr.cmdTimeout = { value: timeout(valueAt, 'cmd_timeout'), from: valueAt };
+        return;
+      case 'START_COMMAND':
+        dr.startCommand = { value: valueAt.value, from: valueAt };
+        return;
+      case 'START_COMMAND_6':
+        dr.startCommand6 = { value: valueAt.value, from: valueAt };
+        return;
+      case 'STOP_COMMAND':
+        dr.stopCommand = { value: valueAt.value, from: valueAt };
+        return;
+      case 'STOP_COMMAND_6':
+        dr.stopCommand6 = { value: valueAt.value, from: valueAt };
+        return;
+      case 'TCPFLAGS': {
+        const r = readTcpFlags(valueAt);
+        if (!r.ok) {
+          report('KC109', `unrecognized flag "${r.item}"`, r.range);
+          return;
+        }
+        for (const rep of r.repeated) {
+          report('KC209', `TCP flag ${rep.flag} given twice in "${valueAt.value}": the later item wins (${r.flags[rep.flag] === 'set' ? rep.flag : '!' + rep.flag})`, rep.range);
+        }
+        dr.tcpFlags = { value: r.flags, from: valueAt };
+        return;
+      }
+    }
+  }
+
+  function readOneTime(dr: DoorDraft, valueAt: Located<string>): void {
+    const got = host.readOneTimeFile(valueAt.value);
+    if (!got.ok) {
+      report('KC111', `${valueAt.value}: ${got.message}`, valueAt.range);
+      dr.knocks = [];
+      return;
+    }
+    const otf = splitKnockdLines(got.shownAs, got.bytes);
+    const entries: OneTimeEntry[] = [];
+    for (const l of otf.lines) {
+      const text = cTrim(l.text);
+      if (text === '' || text.startsWith('#')) continue;
+      const lead = l.text.length - l.text.replace(/^[ \t\n\v\f\r]+/, '').length;
+      const at: Located<string> = {
+        value: text,
+        raw: l.text,
+        range: {
+          start: { file: got.shownAs, line: l.physLine, col: l.physCol + lead },
+          end: { file: got.shownAs, line: l.physLine, col: l.physCol + lead + text.length },
+        },
+      };
+      const r = readSequence(at);
+      if (!r.ok) {
+        report('KC225', `line ${l.physLine} of ${valueAt.value} is not a valid sequence; knockd skips it`, at.range);
+        continue;
+      }
+      entries.push({ knocks: r.knocks, line: l.physLine, text });
+    }
+    const first = entries[0];
+    if (!first) {
+      report('KC112', `no more sequences left in the one time sequences file ${valueAt.value} for door ${dr.name}`, valueAt.range);
+      dr.knocks = [];
+      return;
+    }
+    dr.knocks = first.knocks;
+    dr.sequenceFrom = { kind: 'one-time', directive: valueAt, oneTime: { path: valueAt.value, sequences: entries } };
+  }
+
+  const finished: Door[] = [];
+  for (const dr of doors) {
+    if (dr.knocks.length === 0 || dr.sequenceFrom === null) {
+      // A sequence directive that failed has been reported already; knockd stops there.
+      const tried = dr.directives.some((d) => (SETTING_OF[d.key] ?? d.key) === 'SEQUENCE');
+      if (!tried) report('KC110', `section '${dr.name}' has an empty knock sequence`, dr.header.range);
+      continue;
+    }
+    finished.push({ ...dr, sequenceFrom: dr.sequenceFrom });
+  }
+
+  const hasError = diags.some((d) => d.severity === 'error');
+  const config: KnockdConfig | null = hasError ? null : { file, doors: finished, options, directives, sections };
+  return { config, diagnostics: diags };
+}

@@ -1,0 +1,87 @@
+// Entry points of the front end: read a knockd.conf (file, stdin or bytes)
+// and return the typed config or the reasons it cannot be used.
+import { readFileSync, statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { codeInfo } from '../diagnostics/codes.js';
+import { fileStart, type Diagnostic } from '../diagnostics/diagnostic.js';
+import { buildConfig, type BuildHost, type BuildResult } from './build.js';
+import { splitKnockdLines } from './source.js';
+
+export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
+export interface ParseOptions {
+  /** Name shown in messages. */
+  readonly file: string;
+  /** knockd opens One_Time_Sequences paths relative to its working directory. */
+  readonly cwd?: string;
+}
+
+function fileError(code: string, file: string, message: string): BuildResult {
+  const info = codeInfo(code);
+  const d: Diagnostic = { code, severity: info.severity, message, range: fileStart(file), hint: info.hint };
+  return { config: null, diagnostics: [d] };
+}
+
+function describeFsError(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  switch (err.code) {
+    case 'ENOENT': return 'No such file or directory';
+    case 'EACCES': case 'EPERM': return 'Permission denied';
+    case 'EISDIR': return 'Is a directory';
+    default: return err.message ?? String(e);
+  }
+}
+
+/** Reads a file the way the front end needs: bounded size, regular files only. */
+export function readBytes(path: string): { ok: true; bytes: Uint8Array } | { ok: false; code: string; message: string } {
+  try {
+    const st = statSync(path);
+    if (st.isDirectory()) return { ok: false, code: 'KC002', message: `${path}: Is a directory` };
+    if (!st.isFile() && !path.startsWith('/dev/fd/') && !path.startsWith('/proc/')) {
+      return { ok: false, code: 'KC002', message: `${path}: not a regular file` };
+    }
+    if (st.size > MAX_CONFIG_BYTES) {
+      return { ok: false, code: 'KC003', message: `${path}: ${st.size} bytes is over the ${MAX_CONFIG_BYTES}-byte limit` };
+    }
+    return { ok: true, bytes: readFileSync(path) };
+  } catch (e) {
+    return { ok: false, code: 'KC001', message: `${path}: ${describeFsError(e)}` };
+  }
+}
+
+function fsHost(cwd: string): BuildHost {
+  return {
+    readOneTimeFile(path) {
+      const full = isAbsolute(path) ? path : resolve(cwd, path);
+      const r = readBytes(full);
+      return r.ok ? { ok: true, bytes: r.bytes, shownAs: path } : { ok: false, message: r.message.slice(full.length + 2) };
+    },
+  };
+}
+
+export function parseConfigBytes(bytes: Uint8Array, opts: ParseOptions): BuildResult {
+  if (bytes.length > MAX_CONFIG_BYTES) {
+    return fileError('KC003', opts.file, `${bytes.length} bytes is over the ${MAX_CONFIG_BYTES}-byte limit`);
+  }
+  return buildConfig(splitKnockdLines(opts.file, bytes), fsHost(opts.cwd ?? process.cwd()));
+}
+
+export function parseConfigText(text: string, opts: ParseOptions): BuildResult {
+  return parseConfigBytes(Buffer.from(text, 'utf8'), opts);
+}
+
+/** `-` reads standard input. */
+export function loadConfigFile(path: string, cwd?: string): BuildResult {
+  if (path === '-') {
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(0);
+    } catch (e) {
+      return fileError('KC001', '<stdin>', `cannot read standard input: ${describeFsError(e)}`);
+    }
+    return parseConfigBytes(bytes, { file: '<stdin>', ...(cwd ? { cwd } : {}) });
+  }
+  const r = readBytes(path);
+  if (!r.ok) return fileError(r.code, path, r.message);
+  return parseConfigBytes(r.bytes, { file: path, ...(cwd ? { cwd } : {}) });
+}
