@@ -34,6 +34,7 @@ const list: CodeInfo[] = [
   { code: 'KC111', severity: 'error', title: 'cannot open one-time sequences file', hint: 'knockd opens the file read-write relative to its working directory', example: '[door]\none_time_sequences = /missing', knockdRejects: true },
   { code: 'KC112', severity: 'error', title: 'no valid sequence in one-time sequences file', hint: 'add at least one line in the Sequence format', example: '[door]\none_time_sequences = empty.seq', knockdRejects: true },
   { code: 'KC113', severity: 'error', title: 'UTF-8 byte order mark', hint: 'save the file without BOM: knockd reads the BOM as text and rejects line 1', example: '\\uFEFF[options]', knockdRejects: true },
+  { code: 'KC115', severity: 'error', title: 'target is not an address', hint: 'Target takes the IP address knocks are sent to, e.g. 198.51.100.7', example: '[door]\nsequence = 7000\ntarget = (', knockdRejects: true },
   { code: 'KC114', severity: 'error', title: 'UseSyslog takes no value', hint: 'write just "UseSyslog" on its own line', example: '[options]\nUseSyslog = yes', knockdRejects: true },
 
   // Accepted by knockd, but almost certainly not what the author meant.
@@ -64,6 +65,7 @@ const list: CodeInfo[] = [
   { code: 'KC225', severity: 'warning', title: 'invalid line in one-time sequences file', hint: 'knockd skips it silently', example: 'one-time file line "70000"' },
   { code: 'KC226', severity: 'warning', title: 'control characters in file', hint: 'is this a binary file?', example: '(binary junk)' },
   { code: 'KC227', severity: 'warning', title: 'start_command_6 without IPv6-aware stop', hint: 'IPv6 knockers get start_command_6 but stop_command (IPv4) as stop; add stop_command_6', example: '[door]\nsequence = 7000\nstart_command_6 = ip6tables -A INPUT -s %IP% -j ACCEPT\nstop_command = iptables -D INPUT -s %IP% -j ACCEPT' },
+  { code: 'KC228', severity: 'warning', title: 'target never matches', hint: 'knockd compares the destination as text: write the address as inet_ntop prints it (no leading zeros, lower-case, shortest IPv6 form)', example: '[door]\nsequence = 7000\ntarget = 198.051.100.7' },
 
   // Facts about the compiled result.
   { code: 'KC401', severity: 'warning', title: 'command not understood: door needs the runtime', hint: 'knockc compiles iptables/ip6tables/ufw/firewall-cmd/nft grants; anything else runs from `knockc run`', example: '[door]\nsequence = 7000\nstart_command = /sbin/shutdown -r +1' },

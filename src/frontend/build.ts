@@ -7,6 +7,7 @@ import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { atoi, cTrim, cUpper } from './cnum.js';
 import type { Directive, Door, Knock, Located, OneTimeEntry, Options, SequenceSource, Setting, TcpFlags } from './config.js';
 import { ANY_FLAGS, DEFAULT_CMD_TIMEOUT, DEFAULT_PIDFILE, DEFAULT_SEQ_TIMEOUT, type KnockdConfig } from './config.js';
+import { readTarget } from './address.js';
 import { parseLine } from './parser.js';
 import { readSequence, readTcpFlags, type ReadKnock, type SequenceProblem } from './sequence.js';
 import { splitKnockdLines, type LogicalLine, type Range, type SourceText } from './source.js';
@@ -265,9 +266,15 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
     }
     hashWarning(valueAt, key);
     switch (setting) {
-      case 'TARGET':
+      case 'TARGET': {
+        // knockd pastes Target into its pcap filter ("dst host X"): pcap rejects what is not a host.
+        const t = readTarget(valueAt.value);
+        if (t.kind === 'invalid') report('KC115', `target "${valueAt.value}" is not an address (knockd's packet filter rejects it)`, valueAt.range);
+        else if (t.kind === 'hostname') report('KC228', `target "${valueAt.value}" is a host name: knockd compares it to the packet's address text, so [${dr.name}] never opens (and knockd needs DNS to start)`, valueAt.range);
+        else if (!t.isCanonical) report('KC228', `target "${valueAt.value}" is not written as knockd prints addresses ("${t.canonical}"), so [${dr.name}] never opens`, valueAt.range);
         dr.target = { value: valueAt.value, from: valueAt };
         return;
+      }
       case 'SEQUENCE': {
         if (key === 'SEQUENCE') {
           const r = readSequence(valueAt);
@@ -303,7 +310,8 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
         dr.stopCommand6 = { value: valueAt.value, from: valueAt };
         return;
       case 'TCPFLAGS': {
-        const r = readTcpFlags(valueAt);
+        // Unlike other keys, a second TCPFlags line adds to the first: only a flag it names changes.
+        const r = readTcpFlags(valueAt, dr.tcpFlags.value);
         if (!r.ok) {
           report('KC109', `unrecognized flag "${r.item}"`, r.range);
           return;

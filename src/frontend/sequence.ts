@@ -93,8 +93,8 @@ export type FlagsResult =
   | { readonly ok: false; readonly item: string; readonly range: Range };
 
 /** TCPFLAGS: upper-cased, split on `,` with NO trimming; a later item for a flag wins. */
-export function readTcpFlags(v: Located<string>): FlagsResult {
-  const flags: Record<FlagName, FlagRequirement> = { ...ANY_FLAGS };
+export function readTcpFlags(v: Located<string>, before: TcpFlags = ANY_FLAGS): FlagsResult {
+  const flags: Record<FlagName, FlagRequirement> = { ...before };
   const seen = new Set<FlagName>();
   const repeated: Array<{ flag: FlagName; range: Range }> = [];
   for (const [item, off] of splitKeep(cUpper(v.value), ',')) {

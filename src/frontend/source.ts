@@ -52,7 +52,7 @@ export function splitKnockdLines(file: string, bytes: Uint8Array): SourceText {
   let physCol = 1;
   let knockdLine = 0;
   let pos = 0;
-  const decoder = new TextDecoder('utf-8', { fatal: false });
+  const decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
   while (pos < bytes.length) {
     let end = pos;
     const limit = Math.min(bytes.length, pos + KNOCKD_LINE_BYTES);

@@ -1,0 +1,33 @@
+// Addresses as knockd compares them: as TEXT. A door's Target matches only
+// when it is spelled exactly like inet_ntoa()/inet_ntop() print the packet's
+// destination.
+import { isIP } from 'node:net';
+
+export type TargetReading =
+  | { readonly kind: 'address'; readonly family: 'ip' | 'ip6'; readonly canonical: string; readonly isCanonical: boolean }
+  | { readonly kind: 'hostname' }
+  | { readonly kind: 'invalid' };
+
+function canonicalIpv6(addr: string): string {
+  return new URL(`http://[${addr}]/`).hostname.slice(1, -1);
+}
+
+function canonicalIpv4(addr: string): string {
+  return addr.split('.').map((p) => String(Number(p))).join('.');
+}
+
+export function readTarget(text: string): TargetReading {
+  const v = isIP(text);
+  if (v === 4) {
+    const canonical = canonicalIpv4(text);
+    return { kind: 'address', family: 'ip', canonical, isCanonical: canonical === text };
+  }
+  if (v === 6) {
+    const canonical = canonicalIpv6(text);
+    return { kind: 'address', family: 'ip6', canonical, isCanonical: canonical === text };
+  }
+  if (/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(text)) {
+    return { kind: 'hostname' };
+  }
+  return { kind: 'invalid' };
+}

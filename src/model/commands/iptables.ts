@@ -1,0 +1,277 @@
+// iptables / ip6tables (and their -legacy / -nft variants): one rule in the
+// filter table's INPUT or FORWARD chain that accepts packets from %IP%.
+
+import type { Family, GrantAction, Hook, PortRange } from '../grant.js';
+import { Args, fail, sliceWord, type Word } from './shell.js';
+import {
+  familyName,
+  interfaceName,
+  iptPortList,
+  iptPortRange,
+  knockerFamilies,
+  parseCidr,
+  type Proto,
+} from './values.js';
+
+export const IPTABLES_TOOLS: Readonly<Record<string, Family>> = {
+  iptables: 'ip',
+  'iptables-legacy': 'ip',
+  'iptables-nft': 'ip',
+  ip6tables: 'ip6',
+  'ip6tables-legacy': 'ip6',
+  'ip6tables-nft': 'ip6',
+};
+
+const CHAINS: Readonly<Record<string, Hook>> = { INPUT: 'input', FORWARD: 'forward' };
+const MATCHES = new Set(['tcp', 'udp', 'multiport', 'state', 'conntrack']);
+// Other iptables commands, for a clearer message than "unrecognised option".
+const OTHER_COMMANDS = new Set([
+  '-R', '--replace', '-C', '--check', '-L', '--list', '-S', '--list-rules', '-F', '--flush',
+  '-Z', '--zero', '-N', '--new-chain', '-X', '--delete-chain', '-P', '--policy', '-E', '--rename-chain',
+]);
+const SHORT_OPTIONS = new Set(['A', 'I', 'D', 't', 's', 'd', 'i', 'p', 'm', 'j', 'w']);
+const TCP_FLAGS_MASK = ['ACK', 'FIN', 'RST', 'SYN'];
+const TYPOGRAPHIC_DASH = /^[\u2010-\u2015\u2212]/u;
+
+/** An option that takes no value may not be written `--opt=value`. */
+function noInline(w: Word, inline: Word | undefined): void {
+  if (inline !== undefined) fail(w, `'${w.text.slice(0, w.text.indexOf('='))}' takes no value`);
+}
+
+function isOptionLike(w: Word): boolean {
+  return w.text.startsWith('-') || w.text === '!';
+}
+
+export function analyseIptables(args: Args, tool: string, family: Family): GrantAction {
+  let op: 'add' | 'delete' | undefined;
+  let hook: Hook | undefined;
+  let source = false;
+  let daddr: string | null = null;
+  let iif: string | null = null;
+  let proto: Proto | null | undefined; // undefined: no -p given; null: -p all
+  const matches = new Map<string, Word>();
+  let dports: PortRange[] | null = null;
+  let synOnly = false;
+  let newOnly = false;
+  let accept = false;
+  const seen = new Set<string>();
+
+  const once = (key: string, w: Word): void => {
+    if (seen.has(key)) fail(w, `'${w.text}' given twice`);
+    seen.add(key);
+  };
+  // The layer-4 protocol whose match options (--dport, --syn) are loaded so far.
+  const l4 = (): Proto | null => {
+    if (proto === 'tcp' || proto === 'udp') return proto;
+    if (matches.has('tcp')) return 'tcp';
+    if (matches.has('udp')) return 'udp';
+    return null;
+  };
+  const chain = (w: Word): Hook => {
+    const h = CHAINS[w.text];
+    if (h === undefined || !Object.hasOwn(CHAINS, w.text)) {
+      fail(w, `chain '${w.text}' is not supported (only INPUT and FORWARD)`);
+    }
+    return h;
+  };
+  const command = (w: Word, which: 'add' | 'delete'): void => {
+    if (op !== undefined) fail(w, 'more than one iptables command');
+    op = which;
+  };
+
+  for (let w = args.next(); w !== undefined; w = args.next()) {
+    let name = w.text;
+    let inline: Word | undefined;
+    if (name.startsWith('--')) {
+      const eq = name.indexOf('=');
+      if (eq > 0) {
+        inline = sliceWord(w, eq + 1);
+        name = name.slice(0, eq);
+      }
+    }
+    const value = (): Word => {
+      const v = inline ?? args.value(w);
+      if (v.text === '!') fail(v, 'negation with ! is not supported');
+      return v;
+    };
+
+    switch (name) {
+      case '-A':
+      case '--append':
+        command(w, 'add');
+        hook = chain(value());
+        break;
+      case '-I':
+      case '--insert': {
+        command(w, 'add');
+        hook = chain(value());
+        const p = args.peek();
+        if (p !== undefined && !isOptionLike(p)) {
+          const n = args.next() as Word;
+          if (!/^[1-9][0-9]*$/.test(n.text)) fail(n, `bad rule number '${n.text}'`);
+        }
+        break;
+      }
+      case '-D':
+      case '--delete': {
+        command(w, 'delete');
+        hook = chain(value());
+        const p = args.peek();
+        if (p !== undefined && !isOptionLike(p)) {
+          fail(args.next() as Word, 'deleting a rule by its number is not supported (give the rule)');
+        }
+        break;
+      }
+      case '-t':
+      case '--table': {
+        once('table', w);
+        const v = value();
+        if (v.text !== 'filter') fail(v, `table '${v.text}' is not supported (only filter)`);
+        break;
+      }
+      case '-s':
+      case '--source':
+      case '--src': {
+        once('source', w);
+        const v = value();
+        const fams = knockerFamilies(v.text);
+        if (fams === null) fail(v, 'source is not %IP%');
+        if (!fams.includes(family)) fail(v, `prefix length does not fit ${familyName(family)}`);
+        source = true;
+        break;
+      }
+      case '-d':
+      case '--destination':
+      case '--dst': {
+        once('destination', w);
+        const v = value();
+        const c = parseCidr(v.text);
+        if (c === null) fail(v, `destination '${v.text}' is not an address or prefix`);
+        if (c.family !== family) fail(v, `destination is not an ${familyName(family)} address`);
+        daddr = c.value;
+        break;
+      }
+      case '-i':
+      case '--in-interface':
+        once('in-interface', w);
+        iif = interfaceName(value());
+        break;
+      case '-p':
+      case '--protocol': {
+        once('protocol', w);
+        const v = value();
+        const p = v.text.toLowerCase(); // iptables lower-cases it too
+        if (p === 'tcp' || p === '6') proto = 'tcp';
+        else if (p === 'udp' || p === '17') proto = 'udp';
+        else if (p === 'all' || p === '0') proto = null;
+        else fail(v, `protocol '${v.text}' is not supported (only tcp and udp)`);
+        break;
+      }
+      case '-m':
+      case '--match': {
+        const v = value();
+        if (!MATCHES.has(v.text)) fail(v, `match '${v.text}' is not supported`);
+        if (matches.has(v.text)) fail(v, `match '${v.text}' loaded twice`);
+        matches.set(v.text, v);
+        break;
+      }
+      case '--dport':
+      case '--destination-port': {
+        const p = l4();
+        if (p === null) fail(w, `'${name}' needs -p tcp or -p udp before it`);
+        if (dports !== null) fail(w, 'more than one destination port match');
+        dports = [iptPortRange(value(), p)];
+        break;
+      }
+      case '--dports':
+      case '--destination-ports': {
+        if (!matches.has('multiport')) fail(w, `'${name}' needs -m multiport before it`);
+        if (proto !== 'tcp' && proto !== 'udp') fail(w, '-m multiport needs -p tcp or -p udp before it');
+        if (dports !== null) fail(w, 'more than one destination port match');
+        dports = iptPortList(value(), proto);
+        seen.add('dports');
+        break;
+      }
+      case '--syn':
+        noInline(w, inline);
+        if (l4() !== 'tcp') fail(w, "'--syn' needs -p tcp before it");
+        once('tcp-flags', w);
+        synOnly = true;
+        break;
+      case '--tcp-flags': {
+        if (l4() !== 'tcp') fail(w, "'--tcp-flags' needs -p tcp before it");
+        once('tcp-flags', w);
+        const m = value();
+        const c = args.value(m);
+        const set = (x: Word): string[] => [...new Set(x.text.toUpperCase().split(','))].sort();
+        if (set(m).join(',') !== TCP_FLAGS_MASK.join(',') || set(c).join(',') !== 'SYN') {
+          fail(m, 'only --tcp-flags SYN,RST,ACK,FIN SYN (= --syn) is supported');
+        }
+        synOnly = true;
+        break;
+      }
+      case '--state':
+      case '--ctstate': {
+        const match = name === '--state' ? 'state' : 'conntrack';
+        if (!matches.has(match)) fail(w, `'${name}' needs -m ${match} before it`);
+        once(name, w);
+        const v = value();
+        if (v.text.toUpperCase() !== 'NEW') fail(v, `state '${v.text}' is not supported (only NEW)`);
+        newOnly = true;
+        break;
+      }
+      case '-j':
+      case '--jump': {
+        once('jump', w);
+        const v = value();
+        if (v.text !== 'ACCEPT') fail(v, `target '${v.text}' is not supported (only ACCEPT)`);
+        accept = true;
+        break;
+      }
+      case '-w':
+      case '--wait': {
+        once('wait', w);
+        // The seconds are optional: iptables takes the next word if it is no option.
+        let n = inline;
+        const p = args.peek();
+        if (n === undefined && p !== undefined && !isOptionLike(p)) n = args.next();
+        if (n !== undefined && !/^[0-9]+$/.test(n.text)) fail(n, `bad wait time '${n.text}'`);
+        break;
+      }
+      case '!':
+        fail(w, 'negation with ! is not supported');
+      default:
+        if (OTHER_COMMANDS.has(name)) fail(w, `iptables command '${name}' is not a grant`);
+        if (name.startsWith('-')) fail(w, 'unrecognised iptables option');
+        if (TYPOGRAPHIC_DASH.test(name)) fail(w, "typographic dash instead of '-' or '--'");
+        if (name.length === 1 && SHORT_OPTIONS.has(name)) fail(w, `unexpected argument '${name}' (missing '-'?)`);
+        fail(w, `unexpected argument '${name}'`);
+    }
+  }
+
+  const tool0 = args.command;
+  if (op === undefined || hook === undefined) fail(tool0, 'no -A, -I or -D INPUT|FORWARD');
+  if (!source) fail(tool0, 'source is not %IP% (no -s %IP%)');
+  if (!accept) fail(tool0, 'no -j ACCEPT');
+  for (const m of ['tcp', 'udp'] as const) {
+    const mw = matches.get(m);
+    if (mw !== undefined && proto !== m) fail(mw, `-m ${m} needs -p ${m}`);
+  }
+  const multiport = matches.get('multiport');
+  if (multiport !== undefined && !seen.has('dports')) fail(multiport, '-m multiport without --dports');
+  const state = matches.get('state');
+  if (state !== undefined && !seen.has('--state')) fail(state, '-m state without --state');
+  const conntrack = matches.get('conntrack');
+  if (conntrack !== undefined && !seen.has('--ctstate')) fail(conntrack, '-m conntrack without --ctstate');
+
+  return {
+    op,
+    families: [family],
+    target: {
+      kind: 'filter',
+      match: { hook, proto: proto ?? null, dports, daddr, iif, synOnly, newOnly },
+    },
+    tool,
+    offset: tool0.start,
+  };
+}

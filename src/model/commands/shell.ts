@@ -1,0 +1,275 @@
+// The small part of /bin/sh that knockd's command lines need: words with
+// quotes and backslashes, and the separators `;` and `&&`. Every other shell
+// construct is kept as a "problem" on the word where it occurs, so that the
+// command analysers report it when (and only if) they reach it, in line order.
+
+/** One shell word after quote removal, with where each character came from. */
+export interface Word {
+  /** The word as the command receives it (quotes and backslashes removed). */
+  readonly text: string;
+  /** map[i] is the offset in the line of text[i]. */
+  readonly map: readonly number[];
+  /** Offset of the word's first source character (an opening quote included). */
+  readonly start: number;
+  /** Offset just past the word's last source character. */
+  readonly end: number;
+  /** The first construct in this word that knockc does not model. */
+  readonly problem?: Problem;
+}
+
+export interface Problem {
+  readonly token: string;
+  readonly offset: number;
+  readonly reason: string;
+}
+
+/** A simple command: its words, the first being the command name. Never empty. */
+export type ShellCommand = readonly Word[];
+
+/** Thrown by the analysers; turned into an opaque result at the top. */
+export class Opaque extends Error {
+  constructor(
+    readonly token: string,
+    readonly offset: number,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+export function fail(word: Word, reason: string): never {
+  throw new Opaque(word.text, word.start, reason);
+}
+
+/** Throws the word's problem, if it has one; returns the word otherwise. */
+export function checked(word: Word): Word {
+  if (word.problem) throw new Opaque(word.problem.token, word.problem.offset, word.problem.reason);
+  return word;
+}
+
+/** Part of a word (text.slice(from, to)), keeping the character offsets. */
+export function sliceWord(word: Word, from: number, to: number = word.text.length): Word {
+  const map = word.map.slice(from, to);
+  const first = map[0];
+  const last = map[map.length - 1];
+  return {
+    text: word.text.slice(from, to),
+    map,
+    start: first ?? word.end,
+    end: last === undefined ? word.end : last + 1,
+  };
+}
+
+/** Reads the arguments of one command, left to right. */
+export class Args {
+  private index = 1;
+  constructor(private readonly words: ShellCommand) {}
+
+  /** The command name word. */
+  get command(): Word {
+    return this.words[0] as Word;
+  }
+
+  /** The next word, not consumed and not checked. */
+  peek(): Word | undefined {
+    return this.words[this.index];
+  }
+
+  /** Consumes the next word; throws if it holds an unsupported shell construct. */
+  next(): Word | undefined {
+    const w = this.words[this.index];
+    if (w === undefined) return undefined;
+    this.index++;
+    return checked(w);
+  }
+
+  /** Consumes the value of option `after`, which must be there. */
+  value(after: Word): Word {
+    const w = this.next();
+    if (w === undefined) fail(after, `missing value after '${after.text}'`);
+    return w;
+  }
+}
+
+const BLANK = new Set([' ', '\t']);
+const OPERATOR_START = new Set([';', '&', '|', '<', '>', '(', ')']);
+// Unicode spaces that look like blanks but are ordinary characters to the shell
+// (tutorials copied from web pages or PDFs are full of U+00A0).
+const FAKE_SPACE = /[\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]/u;
+const DQ_ESCAPABLE = new Set(['$', '`', '"', '\\', '\n']);
+
+/**
+ * Splits a command line into simple commands at `;`, `&&` and newlines
+ * (outside quotes). Unsupported constructs become problems on words; an empty
+ * command before a separator becomes a command of one problem word.
+ */
+export function splitShell(line: string): ShellCommand[] {
+  const commands: ShellCommand[] = [];
+  let words: Word[] = [];
+  let pendingAnd: Word | undefined; // a `&&` still waiting for its right-hand command
+  const n = line.length;
+  let i = 0;
+
+  const problemWord = (token: string, offset: number, reason: string): Word => ({
+    text: token,
+    map: Array.from(token, (_, k) => offset + k),
+    start: offset,
+    end: offset + token.length,
+    problem: { token, offset, reason },
+  });
+  const endCommand = (sep: string, at: number): void => {
+    if (words.length > 0) {
+      commands.push(words);
+      words = [];
+    } else if (sep !== '\n') {
+      commands.push([problemWord(sep, at, `empty command before '${sep}'`)]);
+    }
+  };
+
+  while (i < n) {
+    const c = line[i] as string;
+    if (BLANK.has(c)) {
+      i++;
+      continue;
+    }
+    if (c === '\n') {
+      if (pendingAnd === undefined) endCommand('\n', i);
+      i++;
+      continue;
+    }
+    if (c === '#') break; // a comment runs to the end of the line
+    pendingAnd = undefined;
+    if (OPERATOR_START.has(c)) {
+      const two = line.slice(i, i + 2);
+      if (c === ';' && two !== ';;') {
+        endCommand(';', i);
+        i++;
+      } else if (two === '&&') {
+        endCommand('&&', i);
+        pendingAnd = problemWord('&&', i, "'&&' with no command after it");
+        i += 2;
+      } else {
+        const op = operatorAt(line, i);
+        words.push(problemWord(op.token, i, op.reason));
+        i += op.token.length;
+      }
+      continue;
+    }
+    const word = readWord(line, i);
+    i = word.end;
+    words.push(word);
+  }
+  if (pendingAnd !== undefined) commands.push([pendingAnd]);
+  else if (words.length > 0) commands.push(words);
+  return commands;
+}
+
+function operatorAt(line: string, i: number): { token: string; reason: string } {
+  const rest = line.slice(i);
+  if (rest.startsWith(';;')) return { token: ';;', reason: "';;' outside 'case' is a shell syntax error" };
+  if (rest.startsWith('||')) return { token: '||', reason: "'||' is not supported (only ';' and '&&')" };
+  if (rest.startsWith('|')) return { token: '|', reason: 'pipes are not supported' };
+  if (rest.startsWith('&')) return { token: '&', reason: "background '&' is not supported" };
+  if (rest.startsWith('(') || rest.startsWith(')')) {
+    return { token: rest.slice(0, 1), reason: 'subshells and grouping are not supported' };
+  }
+  const redirect = /^(<<-|<<|>>|<&|>&|<>|>\||<|>)/.exec(rest);
+  return { token: redirect ? (redirect[0] as string) : rest.slice(0, 1), reason: 'redirections are not supported' };
+}
+
+function readWord(line: string, start: number): Word {
+  const n = line.length;
+  let text = '';
+  const map: number[] = [];
+  let problem: Problem | undefined;
+  let quoted = false;
+  const note = (token: string, offset: number, reason: string): void => {
+    problem ??= { token, offset, reason };
+  };
+  const put = (ch: string, at: number): void => {
+    text += ch;
+    map.push(at);
+  };
+  const unquoted = (ch: string, at: number): void => {
+    if (ch === '$') {
+      note(expansionToken(line, at), at, 'shell expansion ($) is not supported');
+    } else if (ch === '`') {
+      note('`', at, 'command substitution is not supported');
+    } else if (ch === '*' || ch === '?' || ch === '[') {
+      note(ch, at, `glob character '${ch}' is not supported`);
+    } else if (ch === '~' && at === start) {
+      note('~', at, 'tilde expansion is not supported');
+    } else if (FAKE_SPACE.test(ch)) {
+      note(ch, at, fakeSpaceReason(ch));
+    }
+    put(ch, at);
+  };
+
+  let i = start;
+  while (i < n) {
+    const c = line[i] as string;
+    if (BLANK.has(c) || c === '\n' || OPERATOR_START.has(c)) break;
+    if (c === "'") {
+      quoted = true;
+      const close = line.indexOf("'", i + 1);
+      if (close < 0) {
+        note("'", i, 'unterminated single quote');
+        for (let k = i + 1; k < n; k++) put(line[k] as string, k);
+        i = n;
+        break;
+      }
+      for (let k = i + 1; k < close; k++) put(line[k] as string, k);
+      i = close + 1;
+    } else if (c === '"') {
+      quoted = true;
+      const open = i;
+      i++;
+      let closed = false;
+      while (i < n) {
+        const d = line[i] as string;
+        if (d === '"') {
+          closed = true;
+          i++;
+          break;
+        }
+        if (d === '\\' && i + 1 < n && DQ_ESCAPABLE.has(line[i + 1] as string)) {
+          if (line[i + 1] !== '\n') put(line[i + 1] as string, i + 1);
+          i += 2;
+          continue;
+        }
+        if (d === '$') note(expansionToken(line, i), i, 'shell expansion ($) is not supported');
+        else if (d === '`') note('`', i, 'command substitution is not supported');
+        put(d, i);
+        i++;
+      }
+      if (!closed) note('"', open, 'unterminated double quote');
+    } else if (c === '\\') {
+      if (i + 1 >= n) {
+        note('\\', i, 'backslash at the end of the line');
+        put('\\', i);
+        i++;
+      } else {
+        if (line[i + 1] !== '\n') put(line[i + 1] as string, i + 1);
+        i += 2;
+      }
+    } else {
+      unquoted(c, i);
+      i++;
+    }
+  }
+  // `2>file`: an unquoted all-digit word right before a redirection is its fd.
+  if (!quoted && /^[0-9]+$/.test(text) && (line[i] === '<' || line[i] === '>')) {
+    note(line.slice(start, i + 1), start, 'redirections are not supported');
+  }
+  return problem ? { text, map, start, end: i, problem } : { text, map, start, end: i };
+}
+
+function expansionToken(line: string, at: number): string {
+  const m = /^\$(\{|\(|[A-Za-z_][A-Za-z0-9_]*|[0-9@*#?$!-])?/.exec(line.slice(at));
+  return m ? (m[0] as string) : '$';
+}
+
+function fakeSpaceReason(ch: string): string {
+  const code = (ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
+  return `U+${code} looks like a space but does not separate words for the shell`;
+}

@@ -1,0 +1,779 @@
+/**
+ * knockc Docker integration lab.
+ *
+ *   const lab = await startLab({ clients: 2 });
+ *   await lab.server.loadNft(compiled);
+ *   await lab.clients[0]!.knock(['7000', '8000', '9000:udp'], { family: 6 });
+ *   expect(await lab.clients[0]!.probe(22, { family: 6 })).toBe('open');
+ *   await lab.stop();
+ *
+ * One user-defined INTERNAL Docker network per lab (a free /28 of
+ * 198.51.100.0/24 or 203.0.113.0/24 and a random 2001:db8:XXXX::/64), one
+ * server (NET_ADMIN, NET_RAW; socat listeners on TCP 22 and 2222, IPv4 and
+ * IPv6) and N clients (NET_RAW), all from the lab image (see build-image.sh),
+ * each with a fixed IPv4 and IPv6 address:
+ *   gateway .1 / ::1 (the host's bridge), server .2 / ::2, client i .(3+i) / ::(3+i).
+ *
+ * No Ryuk: every container and network carries knockc.lab.* labels; lab.stop()
+ * removes them, and startLab() first removes leftovers of dead processes on
+ * this host.
+ */
+import './lab-env.js';
+
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { describe, beforeAll, afterAll } from 'vitest';
+import {
+  GenericContainer,
+  ImageName,
+  Wait,
+  getContainerRuntimeClient,
+  type ContainerRuntimeClient,
+  type StartedTestContainer,
+} from 'testcontainers';
+
+// ---------------------------------------------------------------------------
+// Image and availability
+
+/** The one place that decides which image the lab runs. */
+export function labImage(): string {
+  return process.env['KNOCKC_LAB_IMAGE'] || 'knockc-lab:latest';
+}
+
+export function isCI(): boolean {
+  const ci = process.env['CI'];
+  return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
+}
+
+export type LabStatus = { ok: true; image: string } | { ok: false; reason: string };
+
+let statusPromise: Promise<LabStatus> | undefined;
+
+/** Whether Docker answers and the lab image exists (cached). Never throws. */
+export function labAvailable(): Promise<LabStatus> {
+  statusPromise ??= (async (): Promise<LabStatus> => {
+    let client: ContainerRuntimeClient;
+    try {
+      client = await withTimeout(getContainerRuntimeClient(), 20_000, 'connecting to Docker');
+    } catch (e) {
+      return {
+        ok: false,
+        reason: `Docker engine not reachable (${errMsg(e)}). Start it, e.g. \`dockerd >/var/log/dockerd.log 2>&1 &\`, or run .ci/run`,
+      };
+    }
+    const image = labImage();
+    try {
+      if (!(await client.image.exists(ImageName.fromString(image)))) {
+        return { ok: false, reason: `lab image ${image} not found; build it with test/lab/build-image.sh` };
+      }
+    } catch (e) {
+      return { ok: false, reason: `cannot inspect lab image ${image}: ${errMsg(e)}` };
+    }
+    return { ok: true, image };
+  })();
+  return statusPromise;
+}
+
+/** Throws a clear error when the lab cannot run (use where skipping is not an option). */
+export async function requireLab(): Promise<string> {
+  const status = await labAvailable();
+  if (!status.ok) throw new Error(`knockc lab unavailable: ${status.reason}`);
+  return status.image;
+}
+
+const status = await labAvailable();
+if (!status.ok) {
+  if (isCI()) {
+    // CI must fail, not skip, when the lab cannot run.
+    throw new Error(`knockc lab unavailable (CI=${process.env['CI']}): ${status.reason}`);
+  }
+  console.warn(`[knockc lab] skipping Docker lab tests: ${status.reason}`);
+}
+
+/**
+ * `describe` when the lab can run; `describe.skip` otherwise (outside CI).
+ * In CI an unavailable lab makes importing this module throw, so the test fails.
+ */
+export const describeLab = describe.skipIf(!status.ok);
+
+/**
+ * Starts a lab in beforeAll and stops it in afterAll of the enclosing describe.
+ *   const ctx = useLab({ clients: 2 });  test('...', async () => { ctx.lab.server... })
+ */
+export function useLab(options: LabOptions = {}): { readonly lab: Lab } {
+  let lab: Lab | undefined;
+  beforeAll(async () => {
+    lab = await startLab(options);
+  });
+  afterAll(async () => {
+    await lab?.stop();
+  });
+  return {
+    get lab(): Lab {
+      if (!lab) throw new Error('lab not started (useLab must be called inside describe, used inside tests)');
+      return lab;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Types
+
+export type Family = 4 | 6;
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class LabExecError extends Error {
+  constructor(
+    readonly node: string,
+    readonly command: string[],
+    readonly result: ExecResult,
+  ) {
+    super(
+      `[${node}] command failed (exit ${result.exitCode}): ${command.join(' ')}\n` +
+        (result.stderr.trim() ? `stderr:\n${result.stderr.trimEnd()}\n` : '') +
+        (result.stdout.trim() ? `stdout:\n${result.stdout.trimEnd()}` : ''),
+    );
+    this.name = 'LabExecError';
+  }
+}
+
+export interface LabOptions {
+  /** Number of client containers (default 1, at most 12). */
+  clients?: number;
+  /** TCP ports the server listens on, IPv4 and IPv6 (default [22, 2222]). */
+  serverTcpPorts?: number[];
+  /** UDP ports on which the server answers each datagram (default none). */
+  serverUdpPorts?: number[];
+  /** Image to run (default labImage()). */
+  image?: string;
+  /** A short word put into container names, e.g. the test file (debugging aid). */
+  name?: string;
+}
+
+export type ProbeState = 'open' | 'refused' | 'timeout';
+
+export interface ProbeOptions {
+  family?: Family;
+  /** Connect timeout (default 1000 ms). A SYN that is dropped costs this long. */
+  timeoutMs?: number;
+  /** Address to connect to (default: the server's address of `family`). */
+  host?: string;
+}
+
+export interface KnockOptions {
+  family?: Family;
+  /** Milliseconds between knocks (knock -d). Default: none. */
+  delayMs?: number;
+  /** Address to knock at (default: the server's address of `family`). */
+  host?: string;
+}
+
+export interface SendTcpOptions {
+  port: number;
+  /** hping3-style letters: F S R P A U E C; '' or '-' = no flag. Default 'S'. */
+  flags?: string;
+  family?: Family;
+  host?: string;
+  sport?: number;
+  seq?: number;
+  ack?: number;
+  /** Number of segments (consecutive sequence numbers). Default 1. */
+  count?: number;
+  payload?: string;
+}
+
+export interface SendUdpOptions {
+  port: number;
+  family?: Family;
+  host?: string;
+  sport?: number;
+  payload?: string;
+  count?: number;
+}
+
+export interface StartKnockdOptions {
+  /** Interface knockd listens on (default eth0, the lab network inside the container). */
+  iface?: string;
+  /** Extra knockd arguments, e.g. ['-4']. */
+  args?: string[];
+  /** How long to wait for "listening on IFACE" (default 10 s). */
+  readyTimeoutMs?: number;
+}
+
+export interface LabNetwork {
+  name: string;
+  id: string;
+  subnet4: string;
+  subnet6: string;
+  gateway4: string;
+  gateway6: string;
+}
+
+// ---------------------------------------------------------------------------
+// Nodes
+
+const LAB_DIR = '/tmp/knockc-lab';
+/** Shell function: is PID running (present and not a zombie)? */
+const ALIVE = `alive() { [ -r /proc/$1/stat ] && ! grep -q ') Z ' /proc/$1/stat; }`;
+const SEND = '/usr/local/bin/lab-send';
+const INIT = '/usr/local/bin/lab-init';
+
+export class LabNode {
+  private fileCounter = 0;
+
+  constructor(
+    readonly name: string,
+    readonly container: StartedTestContainer,
+    readonly ip4: string,
+    readonly ip6: string,
+    protected readonly lab: { readonly server: { ip4: string; ip6: string } | undefined },
+  ) {}
+
+  /** This node's address of the given family. */
+  ip(family: Family): string {
+    return family === 6 ? this.ip6 : this.ip4;
+  }
+
+  /** Runs a command (argv, or a string for `sh -c`); never throws on a non-zero exit. */
+  async exec(cmd: string[] | string): Promise<ExecResult> {
+    const argv = typeof cmd === 'string' ? ['sh', '-c', cmd] : cmd;
+    const r = await this.container.exec(argv);
+    return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** Like exec, but throws LabExecError on a non-zero exit; returns stdout. */
+  async run(cmd: string[] | string): Promise<string> {
+    const argv = typeof cmd === 'string' ? ['sh', '-c', cmd] : cmd;
+    const r = await this.exec(argv);
+    if (r.exitCode !== 0) throw new LabExecError(this.name, argv, r);
+    return r.stdout;
+  }
+
+  async writeFile(path: string, content: string, mode = 0o644): Promise<void> {
+    await this.container.copyContentToContainer([{ content, target: path, mode }]);
+  }
+
+  async readFile(path: string): Promise<string> {
+    return this.run(['cat', path]);
+  }
+
+  /** A fresh file name under /tmp/knockc-lab. */
+  protected tmpName(stem: string, ext: string): string {
+    this.fileCounter += 1;
+    return `${LAB_DIR}/${stem}-${this.fileCounter}.${ext}`;
+  }
+
+  protected target(family: Family, host: string | undefined): string {
+    if (host) return host;
+    const s = this.lab.server;
+    if (!s) throw new Error('no server in this lab');
+    return family === 6 ? s.ip6 : s.ip4;
+  }
+
+  /** TCP connect from this node, with a detailed outcome and its duration. */
+  async probeDetail(port: number, opts: ProbeOptions = {}): Promise<{ state: ProbeState; ms: number }> {
+    const family = opts.family ?? 4;
+    const timeoutMs = opts.timeoutMs ?? 1000;
+    const host = this.target(family, opts.host);
+    const secs = (timeoutMs / 1000).toFixed(3);
+    const ncWait = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
+    const t0 = performance.now();
+    const r = await this.exec([
+      'timeout', '-s', 'KILL', secs,
+      'nc', `-${family}`, '-z', '-v', '-n', '-w', ncWait, host, String(port),
+    ]);
+    const ms = Math.round(performance.now() - t0);
+    if (r.exitCode === 0) return { state: 'open', ms };
+    if (/refused/i.test(r.stderr)) return { state: 'refused', ms };
+    return { state: 'timeout', ms };
+  }
+
+  /** 'open' when a TCP connect succeeds within the timeout (default 1 s), else 'closed'. */
+  async probe(port: number, opts: ProbeOptions = {}): Promise<'open' | 'closed'> {
+    return (await this.probeDetail(port, opts)).state === 'open' ? 'open' : 'closed';
+  }
+}
+
+export class LabClient extends LabNode {
+  /**
+   * Knocks with the real `knock` client: ports like 7000, '7000', '8000:udp'.
+   * Resolves when the last knock has been sent (not when the server reacted).
+   */
+  async knock(ports: Array<string | number>, opts: KnockOptions = {}): Promise<void> {
+    const family = opts.family ?? 4;
+    const argv = ['knock', `-${family}`];
+    if (opts.delayMs !== undefined) argv.push('-d', String(Math.round(opts.delayMs)));
+    argv.push(this.target(family, opts.host), ...ports.map(String));
+    await this.run(argv);
+  }
+
+  /**
+   * Sends hand-made TCP segments (any flags, IPv4 or IPv6) with lab-send.pl
+   * over a raw socket. Returns at once; replies are handled (RST) by the kernel.
+   */
+  async sendTcp(opts: SendTcpOptions): Promise<void> {
+    const family = opts.family ?? 4;
+    const argv = [
+      'perl', SEND,
+      `dst=${this.target(family, opts.host)}`,
+      `dport=${opts.port}`,
+      `flags=${opts.flags === undefined ? 'S' : opts.flags === '' ? '-' : opts.flags}`,
+    ];
+    if (opts.sport !== undefined) argv.push(`sport=${opts.sport}`);
+    if (opts.seq !== undefined) argv.push(`seq=${opts.seq}`);
+    if (opts.ack !== undefined) argv.push(`ack=${opts.ack}`);
+    if (opts.count !== undefined) argv.push(`count=${opts.count}`);
+    if (opts.payload !== undefined) argv.push(`payload=${opts.payload}`);
+    await this.run(argv);
+  }
+
+  /** Sends UDP datagrams (default one, empty payload). */
+  async sendUdp(opts: SendUdpOptions): Promise<void> {
+    const family = opts.family ?? 4;
+    const argv = ['perl', SEND, 'proto=udp', `dst=${this.target(family, opts.host)}`, `dport=${opts.port}`];
+    if (opts.sport !== undefined) argv.push(`sport=${opts.sport}`);
+    if (opts.count !== undefined) argv.push(`count=${opts.count}`);
+    if (opts.payload !== undefined) argv.push(`payload=${opts.payload}`);
+    await this.run(argv);
+  }
+
+  /**
+   * Raw hping3 (IPv4 only: hping3 has no IPv6 support). Note that with -c it
+   * waits about 1 s when no reply comes; prefer sendTcp.
+   */
+  async hping(args: string[]): Promise<ExecResult> {
+    return this.exec(['hping3', ...args]);
+  }
+}
+
+export class LabServer extends LabNode {
+  private knockdPid: number | undefined;
+
+  /** Loads an nftables ruleset with `nft -f`; throws with nft's stderr on failure. */
+  async loadNft(text: string, opts: { checkOnly?: boolean } = {}): Promise<void> {
+    const file = this.tmpName('ruleset', 'nft');
+    await this.writeFile(file, text);
+    const argv = opts.checkOnly ? ['nft', '-c', '-f', file] : ['nft', '-f', file];
+    const r = await this.exec(argv);
+    if (r.exitCode !== 0) throw new LabExecError(this.name, argv, r);
+  }
+
+  /** Runs `nft ARGS` and returns stdout, e.g. nft(['list', 'set', 'inet', 'knockc', 'grant4']). */
+  async nft(args: string[]): Promise<string> {
+    return this.run(['nft', ...args]);
+  }
+
+  /** iptables-restore / ip6tables-restore (iptables-nft, like the host). */
+  async iptablesRestore(text: string, opts: { family?: Family; noflush?: boolean } = {}): Promise<void> {
+    const family = opts.family ?? 4;
+    const file = this.tmpName(`rules-v${family}`, 'txt');
+    await this.writeFile(file, text.endsWith('\n') ? text : `${text}\n`);
+    const argv = [family === 6 ? 'ip6tables-restore' : 'iptables-restore'];
+    if (opts.noflush) argv.push('--noflush');
+    argv.push(file);
+    const r = await this.exec(argv);
+    if (r.exitCode !== 0) throw new LabExecError(this.name, argv, r);
+  }
+
+  /** Runs iptables / ip6tables with ARGS, returns stdout; throws on failure. */
+  async iptables(args: string[], opts: { family?: Family } = {}): Promise<string> {
+    return this.run([opts.family === 6 ? 'ip6tables' : 'iptables', ...args]);
+  }
+
+  /**
+   * The firewall knockd's usual commands (`iptables -A INPUT -s %IP% ... -j ACCEPT`)
+   * expect, in IPv4 and IPv6: INPUT policy DROP, loopback, established/related
+   * and everything except TCP to `ports` accepted. So only new TCP connections
+   * to `ports` are dropped, unless a later-appended rule accepts them.
+   */
+  async setDefaultDropFirewall(opts: { ports?: number[]; families?: Family[] } = {}): Promise<void> {
+    const ports = (opts.ports ?? [22, 2222]).join(',');
+    const text = [
+      '*filter',
+      ':INPUT DROP [0:0]',
+      ':FORWARD ACCEPT [0:0]',
+      ':OUTPUT ACCEPT [0:0]',
+      '-A INPUT -i lo -j ACCEPT',
+      '-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
+      '-A INPUT ! -p tcp -j ACCEPT',
+      `-A INPUT -p tcp -m multiport ! --dports ${ports} -j ACCEPT`,
+      'COMMIT',
+      '',
+    ].join('\n');
+    for (const family of opts.families ?? [4, 6]) {
+      await this.iptablesRestore(text, { family });
+    }
+  }
+
+  /**
+   * Back to an open server: iptables filter tables flushed with ACCEPT policies
+   * (v4, v6) and every nftables table deleted except Docker's `ip nat` (the
+   * container's embedded DNS). Conntrack entries are not flushed.
+   */
+  async resetFirewall(): Promise<void> {
+    await this.run(
+      [
+        'set -e',
+        'for t in iptables ip6tables; do',
+        '  for c in INPUT FORWARD OUTPUT; do $t -P $c ACCEPT; done',
+        '  $t -F; $t -X',
+        'done',
+        "nft list tables | while read -r _ fam name; do",
+        '  [ "$fam $name" = "ip nat" ] && continue',
+        '  nft delete table "$fam" "$name"',
+        'done',
+      ].join('\n'),
+    );
+  }
+
+  /**
+   * Runs the real knockd (`knockd -i IFACE -c FILE -v`) in the background and
+   * waits until it listens. One knockd at a time: a running one is stopped first.
+   */
+  async startKnockd(config: string, opts: StartKnockdOptions = {}): Promise<void> {
+    await this.stopKnockd();
+    const iface = opts.iface ?? 'eth0';
+    const conf = `${LAB_DIR}/knockd.conf`;
+    await this.writeFile(conf, config);
+    const script = [
+      'iface=$1; conf=$2; shift 2',
+      'rm -f /var/log/knockd.out',
+      'setsid knockd -i "$iface" -c "$conf" -v "$@" </dev/null >/var/log/knockd.out 2>&1 &',
+      'echo $!',
+    ].join('\n');
+    const out = await this.run(['sh', '-c', script, 'sh', iface, conf, ...(opts.args ?? [])]);
+    const pid = Number(out.trim());
+    if (!Number.isInteger(pid) || pid <= 0) throw new Error(`startKnockd: unexpected pid output ${JSON.stringify(out)}`);
+    this.knockdPid = pid;
+    const deadline = Date.now() + (opts.readyTimeoutMs ?? 10_000);
+    for (;;) {
+      const r = await this.exec([
+        'sh', '-c',
+        `${ALIVE}; grep -q 'listening on' /var/log/knockd.out && exit 0; alive ${pid} && exit 1; exit 2`,
+      ]);
+      if (r.exitCode === 0) return;
+      if (r.exitCode === 2 || Date.now() > deadline) {
+        const output = await this.knockdOutput();
+        this.knockdPid = undefined;
+        await this.exec(['sh', '-c', `kill -KILL -- -${pid} 2>/dev/null; true`]);
+        throw new Error(
+          `knockd ${r.exitCode === 2 ? 'exited' : 'did not start listening'} (iface ${iface}); output:\n${output.trimEnd()}`,
+        );
+      }
+      await sleep(50);
+    }
+  }
+
+  async stopKnockd(): Promise<void> {
+    const pid = this.knockdPid;
+    if (pid === undefined) return;
+    this.knockdPid = undefined;
+    // knockd and its children (pending stop_command sleepers) share a process group.
+    await this.exec([
+      'sh', '-c',
+      `${ALIVE}; kill -TERM -- -${pid} 2>/dev/null; for i in $(seq 50); do alive ${pid} || exit 0; sleep 0.05; done; kill -KILL -- -${pid}; true`,
+    ]);
+  }
+
+  /** knockd's verbose output since the last startKnockd (events, command results). */
+  async knockdOutput(): Promise<string> {
+    return (await this.exec(['cat', '/var/log/knockd.out'])).stdout;
+  }
+}
+
+export interface Lab {
+  readonly id: string;
+  readonly network: LabNetwork;
+  readonly server: LabServer;
+  readonly clients: LabClient[];
+  /** Time startLab took. */
+  readonly startMs: number;
+  /** Removes containers and network; idempotent; never throws for already-gone objects. */
+  stop(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------
+// startLab
+
+const LABEL = 'knockc.lab';
+const LABEL_PID = 'knockc.lab.pid';
+const LABEL_HOST = 'knockc.lab.host';
+const MAX_CLIENTS = 12;
+
+const assets = {
+  init: readFileSync(new URL('./lab-init.sh', import.meta.url), 'utf8'),
+  send: readFileSync(new URL('./lab-send.pl', import.meta.url), 'utf8'),
+};
+
+/** GenericContainer with fixed addresses on a user-defined network. */
+class LabContainer extends GenericContainer {
+  withFixedAddresses(network: string, ip4: string, ip6: string): this {
+    this.createOpts.NetworkingConfig = {
+      EndpointsConfig: { [network]: { IPAMConfig: { IPv4Address: ip4, IPv6Address: ip6 } } },
+    };
+    return this.withNetworkMode(network);
+  }
+}
+
+export async function startLab(options: LabOptions = {}): Promise<Lab> {
+  const t0 = performance.now();
+  const image = options.image ?? (await requireLab());
+  const nClients = options.clients ?? 1;
+  if (!Number.isInteger(nClients) || nClients < 0 || nClients > MAX_CLIENTS) {
+    throw new Error(`clients must be an integer in 0..${MAX_CLIENTS}`);
+  }
+  const client = await getContainerRuntimeClient();
+  await reapStaleLabs(client).catch(() => undefined);
+
+  const id = randomBytes(4).toString('hex');
+  const labels = { [LABEL]: id, [LABEL_PID]: String(process.pid), [LABEL_HOST]: hostname() };
+  const network = await createLabNetwork(client, id, labels);
+  const prefix = `knockc-lab-${options.name ? `${sanitize(options.name)}-` : ''}${id}`;
+
+  const tcpPorts = options.serverTcpPorts ?? [22, 2222];
+  const udpPorts = options.serverUdpPorts ?? [];
+  const base4 = network.subnet4.split('/')[0]!.split('.').map(Number);
+  const base6 = network.subnet6.split('::')[0]!;
+  const addr4 = (host: number): string => [...base4.slice(0, 3), base4[3]! + host].join('.');
+  const addr6 = (host: number): string => `${base6}::${host.toString(16)}`;
+
+  const holder: { server: LabServer | undefined } = { server: undefined };
+
+  const make = (role: string, host: number, caps: string[], env: Record<string, string>) =>
+    new LabContainer(image)
+      .withName(`${prefix}-${role}`)
+      .withHostname(role)
+      .withLabels({ ...labels, 'knockc.lab.role': role })
+      .withFixedAddresses(network.name, addr4(host), addr6(host))
+      .withAddedCapabilities(...caps)
+      .withEnvironment(env)
+      .withCopyContentToContainer([
+        { content: assets.init, target: INIT, mode: 0o755 },
+        { content: assets.send, target: SEND, mode: 0o755 },
+      ])
+      .withEntrypoint([])
+      .withCommand(['sh', '-c', `mkdir -p ${LAB_DIR} && exec ${INIT}`])
+      .withWaitStrategy(Wait.forLogMessage('knockc-lab ready'))
+      .withStartupTimeout(30_000);
+
+  const specs = [
+    {
+      role: 'server',
+      host: 2,
+      c: make('server', 2, ['NET_ADMIN', 'NET_RAW'], {
+        LAB_TCP_PORTS: tcpPorts.join(' '),
+        LAB_UDP_PORTS: udpPorts.join(' '),
+      }),
+    },
+    ...Array.from({ length: nClients }, (_, i) => ({
+      role: `client${i}`,
+      host: 3 + i,
+      c: make(`client${i}`, 3 + i, ['NET_RAW'], {}),
+    })),
+  ];
+
+  const started = await Promise.allSettled(specs.map((s) => s.c.start()));
+  const containers: StartedTestContainer[] = [];
+  const failures: unknown[] = [];
+  for (const r of started) {
+    if (r.status === 'fulfilled') containers.push(r.value);
+    else failures.push(r.reason);
+  }
+
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await Promise.allSettled(containers.map((c) => c.stop({ timeout: 1 })));
+    // Containers that failed to start are not in `containers`: remove by label.
+    await removeByLabel(client, LABEL, id);
+  };
+
+  if (failures.length > 0) {
+    await stop();
+    throw new Error(`startLab: ${failures.length} container(s) failed to start: ${failures.map(errMsg).join('; ')}`);
+  }
+
+  const server = new LabServer(`${prefix}-server`, containers[0]!, addr4(2), addr6(2), holder);
+  holder.server = server;
+  const clients = containers
+    .slice(1)
+    .map((c, i) => new LabClient(`${prefix}-client${i}`, c, addr4(3 + i), addr6(3 + i), holder));
+
+  const lab: Lab = {
+    id,
+    network,
+    server,
+    clients,
+    startMs: Math.round(performance.now() - t0),
+    stop: async () => {
+      await server.stopKnockd().catch(() => undefined);
+      await stop();
+    },
+    [Symbol.asyncDispose]: async () => lab.stop(),
+  };
+  return lab;
+}
+
+// ---------------------------------------------------------------------------
+// Network, clean-up
+
+async function createLabNetwork(
+  client: ContainerRuntimeClient,
+  id: string,
+  labels: Record<string, string>,
+): Promise<LabNetwork> {
+  const docker = client.container.dockerode;
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const used = new Set<string>();
+    for (const n of await docker.listNetworks()) {
+      for (const c of n.IPAM?.Config ?? []) if (c.Subnet) used.add(c.Subnet);
+    }
+    const free4 = shuffle(
+      ['198.51.100', '203.0.113'].flatMap((b) => Array.from({ length: 16 }, (_, i) => `${b}.${i * 16}/28`)),
+    ).filter((s) => !used.has(s));
+    // Prefer 198.51.100.0/24, fall back to 203.0.113.0/24 when it is full.
+    free4.sort((a, b) => Number(b.startsWith('198.')) - Number(a.startsWith('198.')));
+    const subnet4 = free4[0];
+    if (!subnet4) throw new Error('no free /28 left in 198.51.100.0/24 and 203.0.113.0/24 (stale lab networks? see `docker network ls`)');
+    let subnet6: string;
+    do subnet6 = `2001:db8:${(1 + randomBytes(2).readUInt16BE(0) % 0xfffe).toString(16)}::/64`;
+    while (used.has(subnet6));
+    const [b4] = subnet4.split('/');
+    const o = b4!.split('.').map(Number);
+    const gateway4 = `${o[0]}.${o[1]}.${o[2]}.${o[3]! + 1}`;
+    const gateway6 = `${subnet6.split('::')[0]}::1`;
+    const name = `knockc-lab-${id}${attempt ? `-${attempt}` : ''}`;
+    try {
+      const net = await client.network.create({
+        Name: name,
+        CheckDuplicate: true,
+        Driver: 'bridge',
+        Internal: true,
+        EnableIPv6: true,
+        Attachable: false,
+        Labels: labels,
+        IPAM: {
+          Driver: 'default',
+          Config: [
+            { Subnet: subnet4, Gateway: gateway4 },
+            { Subnet: subnet6, Gateway: gateway6 },
+          ],
+        },
+      });
+      return { name, id: net.id, subnet4, subnet6, gateway4, gateway6 };
+    } catch (e) {
+      lastError = e;
+      // Another lab took the subnet between listing and creating: retry.
+      if (!/overlap|already|in use/i.test(errMsg(e))) break;
+    }
+  }
+  throw new Error(`could not create the lab network: ${errMsg(lastError)}`);
+}
+
+async function removeByLabel(client: ContainerRuntimeClient, key: string, value: string): Promise<void> {
+  const docker = client.container.dockerode;
+  const filters = JSON.stringify({ label: [`${key}=${value}`] });
+  const cs = await docker.listContainers({ all: true, filters }).catch(() => []);
+  await Promise.allSettled(cs.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+  const nets = await docker.listNetworks({ filters }).catch(() => []);
+  for (const n of nets) {
+    for (let i = 0; i < 10; i++) {
+      try {
+        await docker.getNetwork(n.Id).remove();
+        break;
+      } catch (e) {
+        if (/no such network|not found/i.test(errMsg(e))) break;
+        await sleep(200); // endpoints of just-removed containers may linger briefly
+      }
+    }
+  }
+}
+
+/** Removes labs left behind by dead processes on this host (no Ryuk here). */
+export async function reapStaleLabs(client?: ContainerRuntimeClient): Promise<number> {
+  const c = client ?? (await getContainerRuntimeClient());
+  const docker = c.container.dockerode;
+  const filters = JSON.stringify({ label: [`${LABEL_HOST}=${hostname()}`] });
+  const dead = new Set<string>();
+  const consider = (labels: Record<string, string> | undefined): void => {
+    const labId = labels?.[LABEL];
+    const pid = Number(labels?.[LABEL_PID]);
+    if (labId && Number.isInteger(pid) && pid > 0 && !processAlive(pid)) dead.add(labId);
+  };
+  for (const ci of await docker.listContainers({ all: true, filters })) consider(ci.Labels);
+  for (const n of await docker.listNetworks({ filters })) consider(n.Labels);
+  for (const labId of dead) await removeByLabel(c, LABEL, labId);
+  return dead.size;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Small helpers
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns true (default: every 100 ms for 5 s); returns whether it did. */
+export async function eventually(
+  fn: () => Promise<boolean> | boolean,
+  opts: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<boolean> {
+  const end = Date.now() + (opts.timeoutMs ?? 5000);
+  for (;;) {
+    if (await fn()) return true;
+    if (Date.now() >= end) return false;
+    await sleep(opts.intervalMs ?? 100);
+  }
+}
+
+/** Sleeps until just after the next whole second (knockd counts whole seconds). */
+export async function alignToSecond(offsetMs = 50): Promise<void> {
+  await sleep(1000 - (Date.now() % 1000) + offsetMs);
+}
+
+function shuffle<T>(xs: T[]): T[] {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = randomBytes(1)[0]! % (i + 1);
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+function sanitize(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 24);
+}
+
+function errMsg(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms ${what}`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
