@@ -3,6 +3,7 @@
 // exit code; a stack trace means a bug in knockc.
 import { Command, CommanderError } from 'commander';
 import { Exit, EXIT_USAGE, packageVersion } from './cli/common.js';
+import { registerCompile } from './cli/compile.js';
 import { registerExplain } from './cli/explain.js';
 import { registerLint } from './cli/lint.js';
 
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .version(packageVersion(), '-V, --version')
     .showHelpAfterError('(run knockc --help for usage)')
     .exitOverride();
+  registerCompile(program);
   registerLint(program);
   registerExplain(program);
   return program;

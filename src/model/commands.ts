@@ -37,7 +37,7 @@ function analyseSimple(words: ShellCommand): GrantAction[] {
   const name = checked(args.command);
   if (ASSIGNMENT.test(name.text)) fail(name, 'environment assignment before a command is not supported');
   const base = name.text.slice(name.text.lastIndexOf('/') + 1);
-  const family = Object.hasOwn(IPTABLES_TOOLS, base) ? IPTABLES_TOOLS[base] : undefined;
+  const family = IPTABLES_TOOLS.get(base);
   if (family !== undefined) return [analyseIptables(args, base, family)];
   switch (base) {
     case 'ufw':

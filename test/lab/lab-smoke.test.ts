@@ -105,8 +105,9 @@ describeLab('lab smoke', () => {
       await lab.server.resetFirewall();
     });
 
+    // knockd keeps attempts per source address: the two families run side by side.
     for (const family of FAMILIES) {
-      test(`IPv${family}: closed, knock opens for the knocker only, closes after cmd_timeout`, async () => {
+      test.concurrent(`IPv${family}: closed, knock opens for the knocker only, closes after cmd_timeout`, async () => {
         const { server } = lab;
         const [knocker, other] = lab.clients as [NonNullable<Lab['clients'][0]>, NonNullable<Lab['clients'][0]>];
         const tables = family === 6 ? 'ip6tables' : 'iptables';

@@ -461,7 +461,7 @@ export class LabServer extends LabNode {
       if (r.exitCode === 2 || Date.now() > deadline) {
         const output = await this.knockdOutput();
         this.knockdPid = undefined;
-        await this.exec(['sh', '-c', `kill -KILL -- -${pid} 2>/dev/null; true`]);
+        await this.exec(['sh', '-c', `kill -KILL -${pid} 2>/dev/null; true`]);
         throw new Error(
           `knockd ${r.exitCode === 2 ? 'exited' : 'did not start listening'} (iface ${iface}); output:\n${output.trimEnd()}`,
         );
@@ -477,7 +477,7 @@ export class LabServer extends LabNode {
     // knockd and its children (pending stop_command sleepers) share a process group.
     await this.exec([
       'sh', '-c',
-      `${ALIVE}; kill -TERM -- -${pid} 2>/dev/null; for i in $(seq 50); do alive ${pid} || exit 0; sleep 0.05; done; kill -KILL -- -${pid}; true`,
+      `${ALIVE}; kill -TERM -${pid} 2>/dev/null; for i in $(seq 50); do alive ${pid} || exit 0; sleep 0.05; done; kill -KILL -${pid}; true`,
     ]);
   }
 

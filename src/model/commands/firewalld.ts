@@ -8,11 +8,11 @@ import { Args, fail, Opaque, sliceWord, type Word } from './shell.js';
 import { intersect, knockerFamilies, portNumber, type Proto } from './values.js';
 
 /** firewalld's own service definitions for these names (one TCP port each). */
-const SERVICES: Readonly<Record<string, { proto: Proto; port: number }>> = {
-  ssh: { proto: 'tcp', port: 22 },
-  http: { proto: 'tcp', port: 80 },
-  https: { proto: 'tcp', port: 443 },
-};
+const SERVICES: ReadonlyMap<string, { proto: Proto; port: number }> = new Map([
+  ['ssh', { proto: 'tcp', port: 22 }],
+  ['http', { proto: 'tcp', port: 80 }],
+  ['https', { proto: 'tcp', port: 443 }],
+]);
 
 interface RichToken {
   readonly word: Word; // the whole token, quotes removed
@@ -52,7 +52,9 @@ function richTokens(rule: Word): RichToken[] {
     if (eq < 0) {
       tokens.push({ word, name: text });
     } else {
-      if (eq === 0 || eq === text.length - 1 || text.indexOf('=', eq + 1) >= 0) fail(word, `bad rich rule attribute '${text}'`);
+      if (eq === 0 || eq === text.length - 1 || text.indexOf('=', eq + 1) >= 0) {
+        fail(word, `bad rich rule attribute '${text}'`);
+      }
       tokens.push({ word, name: text.slice(0, eq), value: sliceWord(word, eq + 1) });
     }
   }
@@ -77,11 +79,11 @@ function parseRich(rule: Word): RichRule {
   let dports: PortRange[] | null = null;
   let element = false;
   let accept = false;
+  // An element's attributes: those it knows, up to the first it does not (as firewalld reads them).
   const attrs = (from: number, allowed: readonly string[]): [Map<string, RichToken>, number] => {
     const found = new Map<string, RichToken>();
     let k = from;
-    for (let t = toks[k]; t?.value !== undefined; t = toks[++k]) {
-      if (!allowed.includes(t.name)) fail(t.word, `rich rule attribute '${t.name}' is not supported here`);
+    for (let t = toks[k]; t?.value !== undefined && allowed.includes(t.name); t = toks[++k]) {
       if (found.has(t.name)) fail(t.word, `attribute '${t.name}' given twice`);
       found.set(t.name, t);
     }
@@ -118,7 +120,9 @@ function parseRich(rule: Word): RichRule {
       const port = a.get('port')?.value;
       const protocol = a.get('protocol')?.value;
       if (port === undefined || protocol === undefined) fail(t.word, "'port' needs port= and protocol=");
-      if (protocol.text !== 'tcp' && protocol.text !== 'udp') fail(protocol, `protocol '${protocol.text}' is not supported (only tcp and udp)`);
+      if (protocol.text !== 'tcp' && protocol.text !== 'udp') {
+        fail(protocol, `protocol '${protocol.text}' is not supported (only tcp and udp)`);
+      }
       proto = protocol.text;
       const [a1, a2, ...rest] = port.text.split('-');
       const lo = portNumber(a1 ?? '', 1);
@@ -134,7 +138,7 @@ function parseRich(rule: Word): RichRule {
       const [a, after] = attrs(k + 1, ['name']);
       const name = a.get('name')?.value;
       if (name === undefined) fail(t.word, "'service' needs name=");
-      const svc = Object.hasOwn(SERVICES, name.text) ? SERVICES[name.text] : undefined;
+      const svc = SERVICES.get(name.text);
       if (svc === undefined) fail(name, `service '${name.text}' is not known to knockc (ssh, http, https)`);
       proto = svc.proto;
       dports = [{ lo: svc.port, hi: svc.port }];

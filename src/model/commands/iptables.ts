@@ -13,16 +13,19 @@ import {
   type Proto,
 } from './values.js';
 
-export const IPTABLES_TOOLS: Readonly<Record<string, Family>> = {
-  iptables: 'ip',
-  'iptables-legacy': 'ip',
-  'iptables-nft': 'ip',
-  ip6tables: 'ip6',
-  'ip6tables-legacy': 'ip6',
-  'ip6tables-nft': 'ip6',
-};
+export const IPTABLES_TOOLS: ReadonlyMap<string, Family> = new Map([
+  ['iptables', 'ip'],
+  ['iptables-legacy', 'ip'],
+  ['iptables-nft', 'ip'],
+  ['ip6tables', 'ip6'],
+  ['ip6tables-legacy', 'ip6'],
+  ['ip6tables-nft', 'ip6'],
+]);
 
-const CHAINS: Readonly<Record<string, Hook>> = { INPUT: 'input', FORWARD: 'forward' };
+const CHAINS: ReadonlyMap<string, Hook> = new Map([
+  ['INPUT', 'input'],
+  ['FORWARD', 'forward'],
+]);
 const MATCHES = new Set(['tcp', 'udp', 'multiport', 'state', 'conntrack']);
 // Other iptables commands, for a clearer message than "unrecognised option".
 const OTHER_COMMANDS = new Set([
@@ -32,11 +35,6 @@ const OTHER_COMMANDS = new Set([
 const SHORT_OPTIONS = new Set(['A', 'I', 'D', 't', 's', 'd', 'i', 'p', 'm', 'j', 'w']);
 const TCP_FLAGS_MASK = ['ACK', 'FIN', 'RST', 'SYN'];
 const TYPOGRAPHIC_DASH = /^[\u2010-\u2015\u2212]/u;
-
-/** An option that takes no value may not be written `--opt=value`. */
-function noInline(w: Word, inline: Word | undefined): void {
-  if (inline !== undefined) fail(w, `'${w.text.slice(0, w.text.indexOf('='))}' takes no value`);
-}
 
 function isOptionLike(w: Word): boolean {
   return w.text.startsWith('-') || w.text === '!';
@@ -68,10 +66,8 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
     return null;
   };
   const chain = (w: Word): Hook => {
-    const h = CHAINS[w.text];
-    if (h === undefined || !Object.hasOwn(CHAINS, w.text)) {
-      fail(w, `chain '${w.text}' is not supported (only INPUT and FORWARD)`);
-    }
+    const h = CHAINS.get(w.text);
+    if (h === undefined) fail(w, `chain '${w.text}' is not supported (only INPUT and FORWARD)`);
     return h;
   };
   const command = (w: Word, which: 'add' | 'delete'): void => {
@@ -193,7 +189,7 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
         break;
       }
       case '--syn':
-        noInline(w, inline);
+        if (inline !== undefined) fail(w, `'${name}' takes no value`);
         if (l4() !== 'tcp') fail(w, "'--syn' needs -p tcp before it");
         once('tcp-flags', w);
         synOnly = true;

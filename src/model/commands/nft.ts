@@ -7,7 +7,11 @@ import type { Family, GrantAction } from '../grant.js';
 import { Args, fail, type Word } from './shell.js';
 import { KNOCKER } from './values.js';
 
-const FAMILIES: Readonly<Record<string, readonly Family[]>> = { ip: ['ip'], ip6: ['ip6'], inet: ['ip', 'ip6'] };
+const FAMILIES: ReadonlyMap<string, readonly Family[]> = new Map([
+  ['ip', ['ip']],
+  ['ip6', ['ip6']],
+  ['inet', ['ip', 'ip6']],
+]);
 const OTHER_FAMILIES = new Set(['arp', 'bridge', 'netdev']);
 const IDENTIFIER = /^[A-Za-z_.][A-Za-z0-9_./-]*$/;
 
@@ -23,7 +27,8 @@ function joined(args: Args): Word | undefined {
   let first: Word | undefined;
   let last: Word | undefined;
   for (let w = args.next(); w !== undefined; w = args.next()) {
-    if (w.text.startsWith('-')) fail(w, w.text === '-f' ? "'nft -f' (a ruleset file) is not supported" : 'nft options are not supported');
+    if (w.text === '-f') fail(w, "'nft -f' (a ruleset file) is not supported");
+    if (w.text.startsWith('-')) fail(w, 'nft options are not supported');
     if (last !== undefined) {
       text += ' ';
       map.push(last.end);
@@ -87,13 +92,14 @@ export function analyseNft(args: Args, tool: string): GrantAction {
   }
   let k = 2;
   const names: NftToken[] = [];
-  for (let t = toks[k]; t !== undefined && !(!t.quoted && '{},;'.includes(t.word.text)); t = toks[++k]) names.push(t);
-  for (const n of names) if (!IDENTIFIER.test(n.word.text)) bad(n, `bad nft name '${n.word.text}'`);
+  const isName = (t: NftToken): boolean => t.quoted || !['{', '}', ',', ';', KNOCKER].includes(t.word.text);
+  for (let t = toks[k]; t !== undefined && isName(t); t = toks[++k]) names.push(t);
   let family = 'ip'; // nft's default family
   const isFamily = (t: NftToken | undefined): boolean =>
-    t !== undefined && !t.quoted && (Object.hasOwn(FAMILIES, t.word.text) || OTHER_FAMILIES.has(t.word.text));
+    t !== undefined && !t.quoted && (FAMILIES.has(t.word.text) || OTHER_FAMILIES.has(t.word.text));
   if (names.length > 3) bad(names[3], 'expected [FAMILY] TABLE SET { %IP% }');
   if (names.length < 2) bad(toks[k], 'expected [FAMILY] TABLE SET { %IP% }');
+  for (const n of names) if (!IDENTIFIER.test(n.word.text)) bad(n, `bad nft name '${n.word.text}'`);
   if (names.length === 3) {
     const f = names.shift() as NftToken;
     if (OTHER_FAMILIES.has(f.word.text)) bad(f, `family '${f.word.text}' is not supported (ip, ip6, inet)`);
@@ -117,11 +123,12 @@ export function analyseNft(args: Args, tool: string): GrantAction {
     bad(close, "expected '}'");
   }
   const extra = toks[k + 3];
-  if (extra !== undefined) bad(extra, extra.word.text === ';' ? 'only one nft command is supported' : 'unexpected text after the element');
+  if (extra?.word.text === ';') bad(extra, 'only one nft command is supported');
+  if (extra !== undefined) bad(extra, 'unexpected text after the element');
 
   return {
     op: verb.word.text === 'add' ? 'add' : 'delete',
-    families: FAMILIES[family] as readonly Family[],
+    families: FAMILIES.get(family) as readonly Family[],
     target: { kind: 'set-element', set: { family, table: table.word.text, set: set.word.text } },
     tool,
     offset: tool0.start,

@@ -16,7 +16,8 @@ function ufwPorts(word: Word): PortRange[] {
     const lo = portNumber(a ?? '', 1);
     const hi = b === undefined ? lo : portNumber(b, 1);
     if (lo === null || hi === null || rest.length > 0) {
-      fail(word, /^[A-Za-z]/.test(word.text) ? `service name '${word.text}' is not supported (use the port number)` : `bad port '${word.text}'`);
+      if (/^[A-Za-z]/.test(word.text)) fail(word, `service name '${word.text}' is not supported (use the port number)`);
+      fail(word, `bad port '${word.text}'`);
     }
     if (b !== undefined && lo >= hi) fail(word, `bad port range '${item}'`);
     out.push({ lo, hi });
@@ -41,7 +42,9 @@ export function analyseUfw(args: Args, tool: string): GrantAction[] {
     w = args.next();
   }
   if (w === undefined) fail(tool0, 'no ufw rule');
-  if (op === 'delete' && /^[0-9]+$/.test(w.text)) fail(w, 'deleting a ufw rule by its number is not supported (give the rule)');
+  if (op === 'delete' && /^[0-9]+$/.test(w.text)) {
+    fail(w, 'deleting a ufw rule by its number is not supported (give the rule)');
+  }
   if (w.text === 'deny' || w.text === 'reject' || w.text === 'limit') fail(w, `ufw ${w.text} is not a grant`);
   if (w.text !== 'allow') fail(w, `ufw command '${w.text}' is not supported`);
 

@@ -3,6 +3,7 @@
 // might read differently (octal ports, host names, masks in dotted form) is
 // refused rather than guessed.
 
+import { isIP } from 'node:net';
 import type { Family, PortRange } from '../grant.js';
 import { fail, type Word } from './shell.js';
 
@@ -30,83 +31,33 @@ export function familyName(f: Family): string {
 
 // ---------------------------------------------------------------- addresses
 
-function parseIPv4(s: string): number[] | null {
-  const parts = s.split('.');
-  if (parts.length !== 4) return null;
-  const out: number[] = [];
-  for (const p of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return null;
-    const v = Number(p);
-    if (v > 255) return null;
-    out.push(v);
+/** The address in the WHATWG URL host form: RFC 5952 style, embedded IPv4 as hex. */
+function urlHost6(text: string): string | null {
+  try {
+    return new URL(`http://[${text}]/`).hostname.slice(1, -1);
+  } catch {
+    return null;
   }
-  return out;
 }
 
-/** Eight 16-bit groups, or null. Accepts `::` and a trailing dotted quad. */
-function parseIPv6(s: string): number[] | null {
-  if (!/^[0-9A-Fa-f:.]+$/.test(s)) return null;
-  let groups: string[] = [];
-  let tail: number[] = [];
-  const lastColon = s.lastIndexOf(':');
-  let head = s;
-  if (s.includes('.')) {
-    const v4 = parseIPv4(s.slice(lastColon + 1));
-    if (v4 === null) return null;
-    tail = [((v4[0] as number) << 8) | (v4[1] as number), ((v4[2] as number) << 8) | (v4[3] as number)];
-    head = s.slice(0, lastColon + 1);
-    if (!head.endsWith('::')) head = head.slice(0, -1); // keep the `::` of `::1.2.3.4`
-  }
-  const halves = head.split('::');
-  if (halves.length > 2) return null;
-  const parse = (h: string): string[] | null => {
-    if (h === '') return [];
-    const g = h.split(':');
-    return g.every((x) => /^[0-9A-Fa-f]{1,4}$/.test(x)) ? g : null;
-  };
-  const left = parse(halves[0] as string);
-  if (left === null) return null;
-  const want = 8 - tail.length;
-  if (halves.length === 2) {
-    const right = parse(halves[1] as string);
-    if (right === null) return null;
-    const missing = want - left.length - right.length;
-    if (missing < 1) return null;
-    groups = [...left, ...Array<string>(missing).fill('0'), ...right];
-  } else {
-    if (left.length !== want) return null;
-    groups = left;
-  }
-  return [...groups.map((g) => parseInt(g, 16)), ...tail];
-}
-
-function formatIPv6(g: readonly number[]): string {
-  // RFC 5952: lower case, no leading zeros, longest run (>= 2) of zero groups as `::`.
-  let bestAt = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestAt = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (xs: readonly number[]): string => xs.map((x) => x.toString(16)).join(':');
-  if (bestAt < 0) return hex(g);
-  return `${hex(g.slice(0, bestAt))}::${hex(g.slice(bestAt + bestLen))}`;
+/** Eight 16-bit groups of an IPv6 address (no zone), or null. */
+function ipv6Groups(text: string): number[] | null {
+  if (isIP(text) !== 6 || text.includes('%')) return null;
+  const canonical = urlHost6(text);
+  if (canonical === null) return null;
+  const [l, r] = canonical.split('::');
+  const groups = (x: string | undefined): number[] => (x ? x.split(':').map((g) => parseInt(g, 16)) : []);
+  const left = groups(l);
+  if (r === undefined) return left;
+  const right = groups(r);
+  return [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right];
 }
 
 /** Clears the bits after the first `len` of a big-endian array of `width`-bit units. */
 function mask(units: readonly number[], width: number, len: number): number[] {
   return units.map((u, i) => {
     const keep = Math.max(0, Math.min(width, len - i * width));
-    return keep === 0 ? 0 : u & ~((1 << (width - keep)) - 1) & ((1 << width) - 1);
+    return u & ((((1 << width) - 1) << (width - keep)) & ((1 << width) - 1));
   });
 }
 
@@ -126,23 +77,17 @@ export function parseCidr(text: string): Cidr | null {
   const addr = slash < 0 ? text : text.slice(0, slash);
   const lenText = slash < 0 ? null : text.slice(slash + 1);
   if (lenText !== null && !/^(0|[1-9][0-9]{0,2})$/.test(lenText)) return null;
-  const v4 = parseIPv4(addr);
-  if (v4 !== null) {
-    const len = lenText === null ? 32 : Number(lenText);
-    if (len > 32) return null;
-    if (len === 0) return { family: 'ip', value: null };
-    const net = mask(v4, 8, len).join('.');
-    return { family: 'ip', value: len === 32 ? net : `${net}/${len}` };
-  }
-  const v6 = parseIPv6(addr);
-  if (v6 !== null) {
-    const len = lenText === null ? 128 : Number(lenText);
-    if (len > 128) return null;
-    if (len === 0) return { family: 'ip6', value: null };
-    const net = formatIPv6(mask(v6, 16, len));
-    return { family: 'ip6', value: len === 128 ? net : `${net}/${len}` };
-  }
-  return null;
+  const family: Family | null = isIP(addr) === 4 ? 'ip' : ipv6Groups(addr) !== null ? 'ip6' : null;
+  if (family === null) return null;
+  const bits = family === 'ip' ? 32 : 128;
+  const len = lenText === null ? bits : Number(lenText);
+  if (len > bits) return null;
+  if (len === 0) return { family, value: null };
+  const net =
+    family === 'ip'
+      ? mask(addr.split('.').map(Number), 8, len).join('.')
+      : urlHost6(mask(ipv6Groups(addr) as number[], 16, len).map((g) => g.toString(16)).join(':'));
+  return { family, value: len === bits ? net : `${net}/${len}` };
 }
 
 // -------------------------------------------------------------------- ports
@@ -152,7 +97,11 @@ export function parseCidr(text: string): Cidr | null {
  * them; only for TCP (these names have no UDP entry there). Any other name
  * depends on the target machine's /etc/services and is refused.
  */
-const SERVICES: Readonly<Record<string, number>> = { ssh: 22, http: 80, https: 443 };
+const SERVICES: ReadonlyMap<string, number> = new Map([
+  ['ssh', 22],
+  ['http', 80],
+  ['https', 443],
+]);
 
 export type Proto = 'tcp' | 'udp';
 
@@ -167,11 +116,13 @@ export function portNumber(text: string, min: number): number | null {
 function iptPort(word: Word, text: string, proto: Proto): number {
   const n = portNumber(text, 0);
   if (n !== null) return n;
-  if (Object.hasOwn(SERVICES, text)) {
-    if (proto === 'tcp') return SERVICES[text] as number;
+  const named = SERVICES.get(text);
+  if (named !== undefined) {
+    if (proto === 'tcp') return named;
     fail(word, `service name '${text}' is only known for tcp`);
   }
-  fail(word, /^[A-Za-z][A-Za-z0-9-]*$/.test(text) ? `unknown service name '${text}' (use the port number)` : `bad port '${text}'`);
+  if (/^[A-Za-z][A-Za-z0-9-]*$/.test(text)) fail(word, `unknown service name '${text}' (use the port number)`);
+  fail(word, `bad port '${text}'`);
 }
 
 /** iptables `--dport`: `N`, `A:B`, `:B` (0:B) or `A:` (A:65535). */

@@ -1,0 +1,98 @@
+import { writeFileSync, renameSync } from 'node:fs';
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { formatText } from '../diagnostics/format.js';
+import { lintParsed } from '../lint/lint.js';
+import { compileNft, NFT_DEFAULTS, type NftOptions } from '../targets/nft.js';
+import { Exit, EXIT_USAGE, loadOrExit, packageVersion } from './common.js';
+
+export interface CompileFlags {
+  target: 'nft' | 'iptables';
+  output?: string;
+  interface?: string;
+  log?: boolean;
+  maxSources: string;
+  into?: string;
+  chain?: string;
+  forwardChain?: string;
+  table: string;
+  family?: string;
+  guard?: boolean;
+}
+
+function usage(msg: string): never {
+  process.stderr.write(`knockc: ${msg}\n`);
+  throw new Exit(EXIT_USAGE);
+}
+
+export function parseInto(into: string | undefined, chain: string | undefined, forwardChain: string | undefined): NftOptions['into'] {
+  if (!into) {
+    if (chain || forwardChain) usage('--chain and --forward-chain need --into "FAMILY TABLE"');
+    return null;
+  }
+  const parts = into.trim().split(/\s+/);
+  const [family, table] = parts;
+  if (parts.length !== 2 || (family !== 'inet' && family !== 'ip' && family !== 'ip6') || !/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(table ?? '')) {
+    usage(`--into takes "FAMILY TABLE" with FAMILY inet, ip or ip6 (got "${into}")`);
+  }
+  const name = (s: string | undefined, what: string, dflt: string | null): string | null => {
+    if (s === undefined) return dflt;
+    if (!/^[A-Za-z_][A-Za-z0-9_.-]*$/.test(s)) usage(`${what} "${s}" is not an nftables chain name`);
+    return s;
+  };
+  return { family, table: table!, chain: name(chain, '--chain', 'input')!, forwardChain: name(forwardChain, '--forward-chain', null) };
+}
+
+export function maxSources(s: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1 || n > 1 << 24) usage(`--max-sources takes a whole number from 1 to ${1 << 24} (got "${s}")`);
+  return n;
+}
+
+export function registerCompile(program: Command): void {
+  program
+    .command('compile')
+    .description('compile the doors of a knockd.conf into a kernel ruleset (nft -f / iptables-restore input)')
+    .argument('<file>', 'knockd.conf ("-" reads standard input)')
+    .addOption(new Option('-t, --target <target>', 'ruleset flavour').choices(['nft', 'iptables']).default('nft'))
+    .option('-o, --output <file>', 'write to FILE (atomically) instead of standard output')
+    .option('-i, --interface <iface>', 'count knocks only on this interface, like knockd -i (overrides Interface in [options])')
+    .option('--log', 'kernel log lines like knockd\'s ("DOOR: Stage N", "DOOR: OPEN SESAME")')
+    .option('--max-sources <n>', 'size of every kernel set (sources tracked per door and stage)', '65535')
+    .option('--table <name>', 'name of the standalone nft table', 'knockc')
+    .option('--into <family-table>', 'nft: add sets and chains into your table, e.g. "inet filter"')
+    .option('--chain <chain>', 'with --into: your input chain to jump from (default input)')
+    .option('--forward-chain <chain>', 'with --into: your forward chain, for FORWARD grants')
+    .action((file: string, flags: CompileFlags) => {
+      const loaded = loadOrExit(file);
+      const into = parseInto(flags.into, flags.chain, flags.forwardChain);
+      const size = maxSources(flags.maxSources);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(flags.table)) usage(`--table "${flags.table}" is not a table name`);
+      const warnings = lintParsed(loaded, { interfaceOption: flags.interface ?? null }).filter((d) => d.code === 'KC401' || d.code === 'KC402' || d.code === 'KC404');
+      if (warnings.length) process.stderr.write(formatText(warnings, process.stderr.isTTY === true));
+      const { text, program } = compileNft(loaded.config, {
+        ...NFT_DEFAULTS,
+        iface: flags.interface ?? null,
+        log: flags.log === true,
+        maxSources: size,
+        table: flags.table,
+        into,
+        version: packageVersion(),
+        source: file,
+      });
+      if (program.runtimeDoors.length) {
+        process.stderr.write(`knockc: ${program.runtimeDoors.length} door(s) need \`knockc run\`: ${program.runtimeDoors.map((d) => `[${d.door}] (${d.reason})`).join(', ')}\n`);
+      }
+      if (flags.output) {
+        const tmp = `${flags.output}.knockc-tmp-${process.pid}`;
+        try {
+          writeFileSync(tmp, text);
+          renameSync(tmp, flags.output);
+        } catch (e) {
+          usage(`cannot write ${flags.output}: ${(e as Error).message}`);
+        }
+      } else {
+        process.stdout.write(text);
+      }
+    });
+}

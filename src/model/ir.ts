@@ -1,0 +1,98 @@
+// The target-independent ruleset: sets of source addresses with timeouts,
+// and chains of rules over a small vocabulary of matches and statements.
+// Every generator renders this same program; the IR interpreter
+// (ir-interpreter.ts) runs it on simulated packets for the property tests.
+import type { FlagName, Proto } from '../frontend/config.js';
+import type { Family, Hook, PortRange } from './grant.js';
+
+export type SetRole = 'armed' | 'stage' | 'grant';
+
+export interface SetDecl {
+  readonly name: string;
+  readonly family: Family;
+  readonly role: SetRole;
+  /** Default element lifetime in seconds; null = elements stay until deleted. */
+  readonly timeout: number | null;
+  readonly comment: string;
+}
+
+export type Match =
+  | { readonly k: 'proto'; readonly proto: Proto }
+  | { readonly k: 'dport'; readonly port: number }
+  | { readonly k: 'dports'; readonly ranges: readonly PortRange[] }
+  /** TCP flags: each flag in `mask` must be set iff it is in `set`. */
+  | { readonly k: 'tcp-flags'; readonly mask: readonly FlagName[]; readonly set: readonly FlagName[] }
+  /** Destination is one of this host's addresses (on `iface`, when given). */
+  | { readonly k: 'dst-local'; readonly iface: string | null }
+  | { readonly k: 'daddr'; readonly addr: string }
+  | { readonly k: 'iif'; readonly name: string }
+  | { readonly k: 'src-in'; readonly set: string }
+  | { readonly k: 'ct-new' }
+  | { readonly k: 'not-ct-new' }
+  | { readonly k: 'syn-only' };
+
+export type Stmt =
+  /** Insert the source; an existing element keeps its timer. */
+  | { readonly k: 'set-add'; readonly set: string }
+  /** Insert the source or restart its timer. */
+  | { readonly k: 'set-refresh'; readonly set: string }
+  | { readonly k: 'set-del'; readonly set: string }
+  | { readonly k: 'log'; readonly prefix: string }
+  /** Tell the runtime that `door` opened for this source. */
+  | { readonly k: 'notify'; readonly door: string; readonly group: number };
+
+export type Verdict =
+  | { readonly k: 'accept' }
+  | { readonly k: 'drop' }
+  | { readonly k: 'return' }
+  | { readonly k: 'goto'; readonly chain: string }
+  | { readonly k: 'jump'; readonly chain: string };
+
+export interface Rule {
+  readonly kind: 'rule';
+  readonly match: readonly Match[];
+  readonly stmts: readonly Stmt[];
+  readonly verdict: Verdict | null;
+  readonly comment?: string;
+}
+
+/** One lookup on (protocol, destination port) that jumps to the chain listed for it. */
+export interface Dispatch {
+  readonly kind: 'dispatch';
+  readonly entries: ReadonlyArray<{ readonly proto: Proto; readonly port: number; readonly chain: string }>;
+  readonly comment?: string;
+}
+
+export type Line = Rule | Dispatch;
+
+export interface Chain {
+  readonly name: string;
+  readonly family: Family;
+  readonly lines: readonly Line[];
+  readonly comment: string;
+}
+
+/** Where the program is entered: chains a generator hooks into the packet path. */
+export interface Entries {
+  /** Knock tracking: every packet addressed to this host (or a door's Target). */
+  readonly knock: Partial<Record<Family, string>>;
+  /** Grants (and the standalone guard), per hook. */
+  readonly grant: Partial<Record<Family, Partial<Record<Hook, string>>>>;
+}
+
+export interface Program {
+  readonly families: readonly Family[];
+  readonly sets: readonly SetDecl[];
+  readonly chains: readonly Chain[];
+  readonly entries: Entries;
+  /** Doors whose openings the runtime must act on. */
+  readonly runtimeDoors: ReadonlyArray<{ readonly door: string; readonly id: string; readonly reason: string }>;
+}
+
+export const rule = (match: readonly Match[], stmts: readonly Stmt[], verdict: Verdict | null, comment?: string): Rule => ({
+  kind: 'rule',
+  match,
+  stmts,
+  verdict,
+  ...(comment ? { comment } : {}),
+});

@@ -1,0 +1,365 @@
+// Lowers doors (their knocks and plans) into the IR program: one state
+// machine per door and family, built from sets with timeouts.
+//
+// Per family, the chains are:
+//   knock      dispatch on (proto, port) over every knock port: other traffic costs one lookup
+//   vis_P_N    the global knock filter: does any door listing P/N see this packet (dst, flags)?
+//   handle_P   does the source have an attempt (on a door that accepts this dst)?
+//              yes -> active_P; no -> dispatch to start_P_N
+//   start_P_N  start every door whose first knock is P/N (all together)
+//   active_P   every door with an attempt of this source jumps to its door chain
+//   door_D     advance (most advanced stage first, so one packet moves one stage),
+//              or invalidate on a wrong knock
+//   grant_H    grants on hook H (input/forward): accept granted sources; in standalone
+//              mode also drop new connections to granted ports from everyone else
+import type { Door, FlagName, Knock, KnockdConfig, Proto } from '../frontend/config.js';
+import { FLAG_NAMES } from '../frontend/config.js';
+import { readTarget } from '../frontend/address.js';
+import type { Family, GrantMatch, Hook } from './grant.js';
+import type { Chain, Dispatch, Line, Match, Program, Rule, SetDecl, Stmt } from './ir.js';
+import { rule } from './ir.js';
+import { FAMILIES, planDoors, type DoorPlan, type GrantRef, type Lifetime, type PlanContext } from './plan.js';
+
+export type Mode = 'standalone' | 'into';
+
+export interface LowerOptions {
+  readonly mode: Mode;
+  /** knockd -i: knocks count only when addressed to this interface's own addresses. */
+  readonly iface: string | null;
+  /** Kernel log lines that mirror knockd's ("DOOR: Stage N", "DOOR: OPEN SESAME"). */
+  readonly log: boolean;
+  /** Families to emit (an `ip` or `ip6` table holds one). */
+  readonly families: readonly Family[];
+  /** NFLOG group for runtime notifications. */
+  readonly notifyGroup: number;
+  readonly plan?: PlanContext;
+}
+
+export const DEFAULT_LOWER: LowerOptions = { mode: 'standalone', iface: null, log: false, families: FAMILIES, notifyGroup: 4242 };
+
+const fam = (f: Family): string => (f === 'ip' ? '4' : '6');
+const p1 = (p: Proto): string => (p === 'tcp' ? 't' : 'u');
+/** Ranges up to this many ports are spread over the dispatch; wider ones are matched linearly. */
+const MAX_DISPATCH_RANGE = 64;
+
+export const names = {
+  knock: (f: Family) => `knockc_knock${fam(f)}`,
+  vis: (f: Family, p: Proto, port: number) => `knockc_vis${fam(f)}_${p1(p)}${port}`,
+  handle: (f: Family, p: Proto) => `knockc_handle${fam(f)}_${p1(p)}`,
+  start: (f: Family, p: Proto, port: number) => `knockc_start${fam(f)}_${p1(p)}${port}`,
+  active: (f: Family, p: Proto) => `knockc_active${fam(f)}_${p1(p)}`,
+  door: (f: Family, d: DoorPlan) => `knockc_door${fam(f)}_d${d.door.index}`,
+  armed: (f: Family, d: DoorPlan) => `knockc_armed${fam(f)}_d${d.door.index}`,
+  stage: (f: Family, d: DoorPlan, k: number) => `knockc_stage${fam(f)}_d${d.door.index}_${k}`,
+  grantSet: (f: Family, n: number, l: Lifetime) => `knockc_grant${fam(f)}_g${n}_${l.kind === 'timed' ? `t${l.seconds}` : 'p'}`,
+  grant: (f: Family, h: Hook) => `knockc_grant${fam(f)}_${h === 'input' ? 'in' : 'fwd'}`,
+  grantPort: (f: Family, h: Hook, p: Proto, port: number) => `knockc_gp${fam(f)}_${h === 'input' ? 'in' : 'fwd'}_${p1(p)}${port}`,
+};
+
+function flagMatch(d: Door): Match[] {
+  const f = d.tcpFlags.value;
+  const mask = FLAG_NAMES.filter((n) => f[n] !== 'any');
+  if (mask.length === 0) return [];
+  const set: FlagName[] = mask.filter((n) => f[n] === 'set');
+  return [{ k: 'tcp-flags', mask, set }];
+}
+
+/** The packet is addressed where the door listens, for this family; null = the door never sees this family. */
+function dstMatch(d: Door, f: Family, o: LowerOptions): Match[] | null {
+  const t = d.target.value;
+  if (t === null) return [{ k: 'dst-local', iface: o.iface }];
+  const r = readTarget(t);
+  // knockd compares the destination's text with Target: only a canonical literal of this family ever matches.
+  if (r.kind !== 'address' || !r.isCanonical || r.family !== f) return null;
+  // knockd only sees packets on its interface; for local addresses fib checks that, here we must.
+  return [...(o.iface ? [{ k: 'iif', name: o.iface } as const] : []), { k: 'daddr', addr: t }];
+}
+
+const isDead = (d: Door): boolean => d.knocks.length > 1 && d.seqTimeout.value <= 0;
+const knockMatch = (k: Knock): Match[] => [{ k: 'proto', proto: k.proto }, { k: 'dport', port: k.port }];
+const keyOf = (ms: readonly Match[]): string => JSON.stringify(ms);
+const doorLabel = (d: Door): string => `[${d.name}] line ${d.header.range.start.line}`;
+
+interface GrantInfo {
+  readonly n: number;
+  readonly ref: GrantRef;
+  readonly lifetimes: Map<string, Lifetime>;
+}
+
+export function lower(config: KnockdConfig, opts: LowerOptions = DEFAULT_LOWER): Program {
+  const plans = planDoors(config, opts.plan ?? {});
+  const sets: SetDecl[] = [];
+  const chains: Chain[] = [];
+  const entries: { knock: Partial<Record<Family, string>>; grant: Partial<Record<Family, Partial<Record<Hook, string>>>> } = { knock: {}, grant: {} };
+
+  for (const f of opts.families) {
+    const grants = collectGrants(plans, f);
+    for (const g of grants.values()) {
+      for (const l of g.lifetimes.values()) {
+        sets.push({
+          name: names.grantSet(f, g.n, l),
+          family: f,
+          role: 'grant',
+          timeout: l.kind === 'timed' ? l.seconds : null,
+          comment: `grant ${g.ref.key.slice(g.ref.key.indexOf('|') + 1)}`,
+        });
+      }
+    }
+    const doors = plans.filter((p) => dstMatch(p.door, f, opts) !== null);
+    lowerKnocks(f, doors, grants, opts, sets, chains, entries);
+    lowerGrants(f, grants, opts, chains, entries);
+  }
+
+  const runtimeDoors = plans
+    .filter((p) => p.needsRuntime)
+    .map((p) => ({
+      door: p.door.name,
+      id: `d${p.door.index}`,
+      reason: p.door.sequenceFrom.kind === 'one-time' ? 'one-time sequences' : 'command',
+    }));
+  return { families: opts.families, sets, chains, entries, runtimeDoors };
+}
+
+function collectGrants(plans: readonly DoorPlan[], f: Family): Map<string, GrantInfo> {
+  const grants = new Map<string, GrantInfo>();
+  const touch = (ref: GrantRef): GrantInfo => {
+    let g = grants.get(ref.key);
+    if (!g) {
+      g = { n: grants.size, ref, lifetimes: new Map() };
+      grants.set(ref.key, g);
+    }
+    return g;
+  };
+  for (const p of plans) {
+    const plan = p.families[f];
+    if (plan.kind !== 'kernel') continue;
+    for (const o of plan.opens) touch(o).lifetimes.set(JSON.stringify(o.lifetime), o.lifetime);
+    for (const r of plan.revokes) touch(r);
+  }
+  return grants;
+}
+
+function openStmts(p: DoorPlan, f: Family, grants: Map<string, GrantInfo>, opts: LowerOptions): Stmt[] {
+  const plan = p.families[f];
+  const out: Stmt[] = [];
+  if (opts.log) out.push({ k: 'log', prefix: `${p.door.name}: OPEN SESAME` });
+  if (plan.kind === 'kernel') {
+    for (const r of plan.revokes) {
+      const g = grants.get(r.key)!;
+      for (const l of g.lifetimes.values()) out.push({ k: 'set-del', set: names.grantSet(f, g.n, l) });
+    }
+    for (const o of plan.opens) {
+      const g = grants.get(o.key)!;
+      // knockd keeps a grant open until cmd_timeout after the LAST opening: restart the timer.
+      out.push(o.lifetime.kind === 'timed' ? { k: 'set-refresh', set: names.grantSet(f, g.n, o.lifetime) } : { k: 'set-add', set: names.grantSet(f, g.n, o.lifetime) });
+    }
+  }
+  if (p.needsRuntime) out.push({ k: 'notify', door: `d${p.door.index}`, group: opts.notifyGroup });
+  return out;
+}
+
+function lowerKnocks(
+  f: Family,
+  doors: readonly DoorPlan[],
+  grants: Map<string, GrantInfo>,
+  opts: LowerOptions,
+  sets: SetDecl[],
+  chains: Chain[],
+  entries: { knock: Partial<Record<Family, string>> },
+): void {
+  if (doors.length === 0) return;
+  const log = (d: Door, stage: number): Stmt[] => (opts.log ? [{ k: 'log', prefix: `${d.name}: Stage ${stage}` }] : []);
+
+  // State sets: armed holds the source from the FIRST knock and is never refreshed, so it
+  // expires seq_timeout after it; stage k holds sources that have made k knocks.
+  for (const p of doors) {
+    const d = p.door;
+    const t = d.seqTimeout.value;
+    if (d.knocks.length < 2 || isDead(d)) continue;
+    sets.push({ name: names.armed(f, p), family: f, role: 'armed', timeout: t, comment: `${doorLabel(d)}: attempt started` });
+    for (let k = 1; k < d.knocks.length; k++) {
+      sets.push({ name: names.stage(f, p, k), family: f, role: 'stage', timeout: t, comment: `${doorLabel(d)}: ${k} knock(s) made` });
+    }
+  }
+
+  // Which doors list each (proto, port), and which start on it.
+  const listing = new Map<string, { proto: Proto; port: number; doors: DoorPlan[] }>();
+  const starting = new Map<string, { proto: Proto; port: number; doors: DoorPlan[] }>();
+  const add = (m: Map<string, { proto: Proto; port: number; doors: DoorPlan[] }>, k: Knock, p: DoorPlan): void => {
+    const id = `${k.proto}/${k.port}`;
+    const e = m.get(id) ?? { proto: k.proto, port: k.port, doors: [] };
+    if (!e.doors.includes(p)) e.doors.push(p);
+    m.set(id, e);
+  };
+  for (const p of doors) {
+    for (const k of p.door.knocks) add(listing, k, p);
+    // seq_timeout <= 0: every attempt has timed out by the next knock, so it can neither open
+    // nor block other doors; its ports still count as knocks (they reset other attempts).
+    if (!isDead(p.door)) add(starting, p.door.knocks[0]!, p);
+  }
+  const sortedPorts = <T extends { proto: Proto; port: number }>(xs: Iterable<T>): T[] =>
+    [...xs].sort((a, b) => (a.proto === b.proto ? a.port - b.port : a.proto < b.proto ? -1 : 1));
+
+  // knock: one lookup; ports in no sequence are invisible (knockd's global filter).
+  const knockDispatch: Dispatch = {
+    kind: 'dispatch',
+    entries: sortedPorts(listing.values()).map((e) => ({ proto: e.proto, port: e.port, chain: names.vis(f, e.proto, e.port) })),
+    comment: 'knock ports of every door',
+  };
+  chains.push({ name: names.knock(f), family: f, lines: [knockDispatch], comment: 'knock tracking entry' });
+  entries.knock[f] = names.knock(f);
+
+  // vis: the packet counts if some door listing this port sees it (its dst, and its flags for TCP).
+  for (const e of sortedPorts(listing.values())) {
+    const seen = new Set<string>();
+    const lines: Line[] = [];
+    for (const p of e.doors) {
+      const m = [...dstMatch(p.door, f, opts)!, ...(e.proto === 'tcp' ? flagMatch(p.door) : [])];
+      if (seen.has(keyOf(m))) continue;
+      seen.add(keyOf(m));
+      lines.push(rule(m, [], { k: 'goto', chain: names.handle(f, e.proto) }, doorLabel(p.door)));
+    }
+    chains.push({ name: names.vis(f, e.proto, e.port), family: f, lines, comment: `${e.proto}/${e.port}: seen by knockd?` });
+  }
+
+  for (const proto of ['tcp', 'udp'] as const) {
+    const starts = sortedPorts([...starting.values()].filter((e) => e.proto === proto));
+    if (![...listing.values()].some((e) => e.proto === proto)) continue;
+    // handle: an attempt in progress (on a door that accepts this dst) blocks any new attempt.
+    const multi = doors.filter((p) => p.door.knocks.length > 1 && !isDead(p.door));
+    const handle: Line[] = multi.map((p) =>
+      rule([...dstMatch(p.door, f, opts)!, { k: 'src-in', set: names.armed(f, p) }], [], { k: 'goto', chain: names.active(f, proto) }, doorLabel(p.door)),
+    );
+    if (starts.length > 0) {
+      handle.push({ kind: 'dispatch', entries: starts.map((e) => ({ proto, port: e.port, chain: names.start(f, proto, e.port) })), comment: 'first knocks' });
+    }
+    chains.push({ name: names.handle(f, proto), family: f, lines: handle, comment: `${proto} knock: continue an attempt or start one` });
+
+    // start: every door whose first knock this is starts together.
+    for (const e of starts) {
+      const lines: Line[] = e.doors.map((p) => {
+        const d = p.door;
+        const m = [...dstMatch(d, f, opts)!, ...(proto === 'tcp' ? flagMatch(d) : [])];
+        if (d.knocks.length === 1) return rule(m, [...log(d, 1), ...openStmts(p, f, grants, opts)], null, `${doorLabel(d)}: one-knock door`);
+        const stmts: Stmt[] = [];
+        // Stale stage entries from an attempt that timed out must not count.
+        for (let k = 2; k < d.knocks.length; k++) stmts.push({ k: 'set-del', set: names.stage(f, p, k) });
+        stmts.push({ k: 'set-refresh', set: names.armed(f, p) }, { k: 'set-refresh', set: names.stage(f, p, 1) }, ...log(d, 1));
+        return rule(m, stmts, null, `${doorLabel(d)}: stage 1`);
+      });
+      chains.push({ name: names.start(f, proto, e.port), family: f, lines, comment: `start attempts on ${proto}/${e.port}` });
+    }
+
+    // active: each door the source is knocking on judges the packet (flag mismatch = ignore).
+    const active: Line[] = multi.map((p) =>
+      rule(
+        [...dstMatch(p.door, f, opts)!, ...(proto === 'tcp' ? flagMatch(p.door) : []), { k: 'src-in', set: names.armed(f, p) }],
+        [],
+        { k: 'jump', chain: names.door(f, p) },
+        doorLabel(p.door),
+      ),
+    );
+    chains.push({ name: names.active(f, proto), family: f, lines: active, comment: `${proto} knock from a source mid-sequence` });
+  }
+
+  // door: advance one stage, most advanced first; anything else is a wrong knock.
+  for (const p of doors) {
+    const d = p.door;
+    const n = d.knocks.length;
+    if (n < 2 || isDead(d)) continue;
+    const lines: Line[] = [];
+    for (let k = n - 1; k >= 1; k--) {
+      const m: Match[] = [{ k: 'src-in', set: names.stage(f, p, k) }, ...knockMatch(d.knocks[k]!)];
+      const stmts: Stmt[] =
+        k + 1 === n
+          ? [{ k: 'set-del', set: names.stage(f, p, k) }, { k: 'set-del', set: names.armed(f, p) }, ...log(d, n), ...openStmts(p, f, grants, opts)]
+          : [{ k: 'set-del', set: names.stage(f, p, k) }, { k: 'set-add', set: names.stage(f, p, k + 1) }, ...log(d, k + 1)];
+      lines.push(rule(m, stmts, { k: 'return' }, `stage ${k} -> ${k + 1}`));
+    }
+    const reset: Stmt[] = [{ k: 'set-del', set: names.armed(f, p) }];
+    for (let k = 1; k < n; k++) reset.push({ k: 'set-del', set: names.stage(f, p, k) });
+    lines.push(rule([], reset, null, 'wrong knock: attempt invalidated'));
+    chains.push({ name: names.door(f, p), family: f, lines, comment: `${doorLabel(d)}: ${d.knocks.map((k) => `${k.port}/${k.proto}`).join(',')}` });
+  }
+}
+
+function grantMatches(m: GrantMatch, forDrop: boolean): Match[] {
+  const out: Match[] = [];
+  if (m.iif) out.push({ k: 'iif', name: m.iif });
+  if (m.daddr) out.push({ k: 'daddr', addr: m.daddr });
+  if (m.proto) out.push({ k: 'proto', proto: m.proto });
+  if (!forDrop) {
+    if (m.synOnly) out.push({ k: 'syn-only' });
+    if (m.newOnly) out.push({ k: 'ct-new' });
+  }
+  return out;
+}
+
+function dispatchPorts(m: GrantMatch): number[] | null {
+  if (!m.proto || !m.dports) return null;
+  const total = m.dports.reduce((s, r) => s + (r.hi - r.lo + 1), 0);
+  if (total > MAX_DISPATCH_RANGE) return null;
+  return m.dports.flatMap((r) => Array.from({ length: r.hi - r.lo + 1 }, (_, i) => r.lo + i));
+}
+
+function lowerGrants(
+  f: Family,
+  grants: Map<string, GrantInfo>,
+  opts: LowerOptions,
+  chains: Chain[],
+  entries: { grant: Partial<Record<Family, Partial<Record<Hook, string>>>> },
+): void {
+  const guard = opts.mode === 'standalone';
+  for (const hook of ['input', 'forward'] as const) {
+    const mine = [...grants.values()].filter((g) => g.ref.target.kind === 'filter' && g.ref.target.match.hook === hook && g.lifetimes.size > 0);
+    if (mine.length === 0) continue;
+    const accepts = (g: GrantInfo, extra: Match[]): Rule[] => {
+      const m = g.ref.target.kind === 'filter' ? g.ref.target.match : null;
+      return [...g.lifetimes.values()].map((l) =>
+        rule([...extra, ...grantMatches(m!, false), { k: 'src-in', set: names.grantSet(f, g.n, l) }], [], { k: 'accept' }, `grant ${g.n}`),
+      );
+    };
+    // Standalone guard: a new connection that only the grant would let in is dropped here.
+    const drop = (g: GrantInfo, extra: Match[]): Rule => {
+      const m = g.ref.target.kind === 'filter' ? g.ref.target.match : null;
+      return rule([...extra, ...grantMatches(m!, true)], [], { k: 'drop' }, `guard for grant ${g.n}`);
+    };
+    const perPort = new Map<string, { proto: Proto; port: number; gs: GrantInfo[] }>();
+    const linear: GrantInfo[] = [];
+    for (const g of mine) {
+      const m = (g.ref.target as { match: GrantMatch }).match;
+      const ports = dispatchPorts(m);
+      if (!ports) {
+        linear.push(g);
+        continue;
+      }
+      for (const port of ports) {
+        const id = `${m.proto}/${port}`;
+        const e = perPort.get(id) ?? { proto: m.proto!, port, gs: [] };
+        e.gs.push(g);
+        perPort.set(id, e);
+      }
+    }
+    const linearExtra = (g: GrantInfo): Match[] => {
+      const m = (g.ref.target as { match: GrantMatch }).match;
+      return m.dports ? [{ k: 'dports', ranges: m.dports }] : [];
+    };
+    const lines: Line[] = [];
+    // Established and related traffic is never touched by the guard.
+    if (guard) lines.push(rule([{ k: 'not-ct-new' }], [], { k: 'return' }, 'only new connections are guarded'));
+    for (const g of linear) lines.push(...accepts(g, linearExtra(g)));
+    const sorted = [...perPort.values()].sort((a, b) => (a.proto === b.proto ? a.port - b.port : a.proto < b.proto ? -1 : 1));
+    if (sorted.length > 0) {
+      lines.push({ kind: 'dispatch', entries: sorted.map((e) => ({ proto: e.proto, port: e.port, chain: names.grantPort(f, hook, e.proto, e.port) })), comment: 'granted ports' });
+    }
+    if (guard) for (const g of linear) if ((g.ref.target as { match: GrantMatch }).match.proto) lines.push(drop(g, linearExtra(g)));
+    chains.push({ name: names.grant(f, hook), family: f, lines, comment: `grants on ${hook}${guard ? ' (standalone guard)' : ''}` });
+    entries.grant[f] = { ...entries.grant[f], [hook]: names.grant(f, hook) };
+    for (const e of sorted) {
+      const pl: Line[] = [];
+      for (const g of e.gs) pl.push(...accepts(g, []));
+      if (guard) for (const g of e.gs) pl.push(drop(g, []));
+      chains.push({ name: names.grantPort(f, hook, e.proto, e.port), family: f, lines: pl, comment: `${e.proto}/${e.port} on ${hook}` });
+    }
+  }
+}

@@ -1,0 +1,113 @@
+// nftables generator: renders the IR program with templates/nft/*.hbs into a
+// script that `nft -f` loads atomically.
+import type { KnockdConfig } from '../frontend/config.js';
+import { planText } from '../explain/describe.js';
+import type { Family } from '../model/grant.js';
+import type { Chain, Line, Match, Program, SetDecl, Stmt } from '../model/ir.js';
+import { lower, type LowerOptions } from '../model/lower.js';
+import { FAMILIES, planDoors } from '../model/plan.js';
+import { loadTemplate } from './templates.js';
+
+export interface NftOptions {
+  readonly iface: string | null;
+  readonly log: boolean;
+  readonly maxSources: number;
+  /** Standalone table name (default knockc). */
+  readonly table: string;
+  /** --into "FAMILY TABLE": deploy into the user's table, jumping from `chain`. */
+  readonly into: { readonly family: 'inet' | 'ip' | 'ip6'; readonly table: string; readonly chain: string; readonly forwardChain: string | null } | null;
+  readonly version: string;
+  readonly source: string;
+  readonly notifyGroup: number;
+}
+
+export const NFT_DEFAULTS: Omit<NftOptions, 'version' | 'source'> = {
+  iface: null,
+  log: false,
+  maxSources: 65535,
+  table: 'knockc',
+  into: null,
+  notifyGroup: 4242,
+};
+
+const NFPROTO: Record<Family, string> = { ip: 'ipv4', ip6: 'ipv6' };
+const ADDR_TYPE: Record<Family, string> = { ip: 'ipv4_addr', ip6: 'ipv6_addr' };
+
+/** nft strings cannot hold double quotes, and comments are limited to 128 bytes. */
+function safe(s: string, max = 120): string {
+  const clean = s.replace(/["\\\n\r]/g, "'");
+  return Buffer.byteLength(clean) <= max ? clean : Buffer.from(clean).subarray(0, max).toString('utf8').replace(/\uFFFD+$/, '');
+}
+
+function lineView(l: Line, af: Family): unknown {
+  if (l.kind === 'dispatch') return { ...l, comment: l.comment ? safe(l.comment) : undefined };
+  // `tcp dport N` reads better than `meta l4proto tcp th dport N`, and means the same.
+  const match: Array<Match & { af: Family }> = [];
+  for (let i = 0; i < l.match.length; i++) {
+    const m = l.match[i]!;
+    const next = l.match[i + 1];
+    if (m.k === 'proto' && next?.k === 'dport') {
+      match.push({ k: 'proto-dport', proto: m.proto, port: next.port, af } as unknown as Match & { af: Family });
+      i++;
+      continue;
+    }
+    match.push({ ...m, af });
+  }
+  const stmts = l.stmts.map((s: Stmt) => (s.k === 'log' ? { ...s, prefix: safe(`knockc ${s.prefix}`, 120), af } : { ...s, af }));
+  return { ...l, match, stmts, comment: l.comment ? safe(l.comment) : undefined };
+}
+
+function chainView(c: Chain): unknown {
+  return { name: c.name, comment: safe(c.comment), lines: c.lines.map((l) => lineView(l, c.family)) };
+}
+
+function setView(s: SetDecl, maxSources: number): unknown {
+  return { name: s.name, addrType: ADDR_TYPE[s.family], hasTimeout: s.timeout !== null, timeout: s.timeout, size: maxSources, comment: safe(s.comment) };
+}
+
+export function compileNft(config: KnockdConfig, o: NftOptions): { text: string; program: Program } {
+  const families: Family[] = o.into ? (o.into.family === 'inet' ? [...FAMILIES] : [o.into.family]) : [...FAMILIES];
+  const lowerOpts: LowerOptions = {
+    mode: o.into ? 'into' : 'standalone',
+    iface: o.iface ?? config.options.interface.value,
+    log: o.log,
+    families,
+    notifyGroup: o.notifyGroup,
+    plan: o.into ? { intoTable: { family: o.into.family, name: o.into.table } } : {},
+  };
+  const program = lower(config, lowerOpts);
+  const entries = (pick: (f: Family) => string | undefined) =>
+    families.flatMap((f) => {
+      const chain = pick(f);
+      return chain ? [{ nfproto: NFPROTO[f], chain }] : [];
+    });
+  const plans = planDoors(config, lowerOpts.plan);
+  const data = {
+    version: o.version,
+    source: o.source,
+    notifyGroup: o.notifyGroup,
+    doors: plans.map((p) => ({
+      name: p.door.name,
+      line: p.door.header.range.start.line,
+      summary: `${p.door.knocks.map((k) => `${k.port}/${k.proto}`).join(',')} -> ${planText(p.families.ip)}`,
+    })),
+    runtimeDoors: program.runtimeDoors,
+    table: o.into ? o.into.table : o.table,
+    family: o.into?.family ?? 'inet',
+    inet: (o.into?.family ?? 'inet') === 'inet',
+    chain: o.into?.chain,
+    forwardChain: o.into?.forwardChain ?? null,
+    sets: program.sets.map((s) => setView(s, o.maxSources)),
+    chains: program.chains.map(chainView),
+    knockEntries: entries((f) => program.entries.knock[f]),
+    inputEntries: entries((f) => program.entries.grant[f]?.input),
+    forwardEntries: entries((f) => program.entries.grant[f]?.forward),
+  };
+  const tpl = loadTemplate('nft', o.into ? 'into' : 'standalone', ['syntax', 'header']);
+  return { text: tidy(tpl(data)), program };
+}
+
+/** Collapse the blank lines left by template blocks; keep exactly one final newline. */
+function tidy(s: string): string {
+  return s.replace(/[ \t]+$/gm, '').replace(/\n{3,}/g, '\n\n').replace(/\s*$/, '\n');
+}
