@@ -23,6 +23,9 @@ export function readTarget(text: string): TargetReading {
     return { kind: 'address', family: 'ip', canonical, isCanonical: canonical === text };
   }
   if (v === 6) {
+    // inet_ntop() never prints a zone ("%eth0"), so a zoned Target never matches.
+    const zone = text.indexOf('%');
+    if (zone >= 0) return { kind: 'address', family: 'ip6', canonical: canonicalIpv6(text.slice(0, zone)), isCanonical: false };
     const canonical = canonicalIpv6(text);
     return { kind: 'address', family: 'ip6', canonical, isCanonical: canonical === text };
   }

@@ -6,7 +6,10 @@
 // the separators `;` and `&&`. Each simple command must then be one of the
 // firewall commands below, adding or deleting a rule (or set element) that
 // lets the knocker in. Anything else makes the whole line opaque, with the
-// first token knockc could not follow and its offset in the line.
+// first token knockc could not follow and its offset in the line. Offsets are
+// JavaScript string indices (UTF-16 units); an opaque token is the line's text
+// as written (quotes included), so line.slice(offset, offset + token.length)
+// is the token.
 //
 // Recognised (any directory prefix on the command name):
 //   iptables, iptables-legacy, iptables-nft            (family ip)
@@ -62,7 +65,9 @@ export function analyseCommand(line: string): CommandAnalysis {
     for (const words of commands) actions.push(...analyseSimple(words));
     return { kind: 'grants', actions };
   } catch (e) {
-    if (e instanceof Opaque) return { kind: 'opaque', token: e.token, offset: e.offset, reason: e.reason };
+    if (e instanceof Opaque) {
+      return { kind: 'opaque', token: line.slice(e.offset, e.end), offset: e.offset, reason: e.reason };
+    }
     throw e;
   }
 }

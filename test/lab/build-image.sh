@@ -209,3 +209,5 @@ case "$METHOD" in
 esac
 log "built $IMAGE with $METHOD in $((SECONDS - START)) s"
 finish
+# Drop untagged earlier lab images (ignored while a container still uses one).
+docker image prune -f --filter "label=knockc.lab.tag" >/dev/null 2>&1 || true

@@ -27,6 +27,13 @@ describeLab('lab smoke', () => {
     expect(addrs).toContain(`${server.ip6}/64`);
     expect(new Set([server.ip4, ...clients.map((c) => c.ip4)]).size).toBe(3);
 
+    // Internal network: no default route, so nothing can leave the lab.
+    for (const node of [server, ...clients]) {
+      expect(await node.run('ip -4 route show default; ip -6 route show default')).toBe('');
+    }
+    const outside = await clients[0]!.exec(['nc', '-6', '-z', '-v', '-n', '-w', '1', '2001:db8:ffff::1', '22']);
+    expect(outside.stderr).toMatch(/unreachable/i);
+
     // The image's iptables is the nf_tables variant (as on the host).
     expect(await server.run(['iptables', '-V'])).toMatch(/nf_tables/);
 

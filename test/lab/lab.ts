@@ -23,6 +23,7 @@ import './lab-env.js';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { describe, beforeAll, afterAll } from 'vitest';
 import {
   GenericContainer,
@@ -245,6 +246,15 @@ export class LabNode {
     const argv = typeof cmd === 'string' ? ['sh', '-c', cmd] : cmd;
     const r = await this.container.exec(argv);
     return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /**
+   * Runs a command with all capabilities (a privileged `docker exec`), whatever
+   * the container's own capabilities; never throws on a non-zero exit.
+   */
+  async execPrivileged(cmd: string[] | string): Promise<ExecResult> {
+    const argv = typeof cmd === 'string' ? ['sh', '-c', cmd] : cmd;
+    return privilegedExec(this.container.getId(), argv);
   }
 
   /** Like exec, but throws LabExecError on a non-zero exit; returns stdout. */
@@ -601,6 +611,21 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     throw new Error(`startLab: ${failures.length} container(s) failed to start: ${failures.map(errMsg).join('; ')}`);
   }
 
+  // Test traffic must only reach the lab's own containers. Docker 20.10 gives
+  // containers of an --internal IPv6 network a default IPv6 route through the
+  // host (which forwards IPv6): remove every default route.
+  try {
+    await Promise.all(
+      containers.map(async (c) => {
+        const r = await privilegedExec(c.getId(), ['sh', '-c', 'ip -4 route del default; ip -6 route del default; ip route show default; ip -6 route show default']);
+        if (r.stdout.trim() !== '') throw new Error(`default route left in ${c.getName()}: ${r.stdout.trim()}`);
+      }),
+    );
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+
   const server = new LabServer(`${prefix}-server`, containers[0]!, addr4(2), addr6(2), holder);
   holder.server = server;
   const clients = containers
@@ -713,6 +738,38 @@ export async function reapStaleLabs(client?: ContainerRuntimeClient): Promise<nu
   for (const n of await docker.listNetworks({ filters })) consider(n.Labels);
   for (const labId of dead) await removeByLabel(c, LABEL, labId);
   return dead.size;
+}
+
+async function privilegedExec(containerId: string, argv: string[]): Promise<ExecResult> {
+  const client = await getContainerRuntimeClient();
+  const docker = client.container.dockerode;
+  const exec = await docker.getContainer(containerId).exec({
+    Cmd: argv,
+    Privileged: true,
+    AttachStdout: true,
+    AttachStderr: true,
+  });
+  const stream = await exec.start({ Detach: false, Tty: false });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const sink = (chunks: Buffer[]): NodeJS.WritableStream =>
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        chunks.push(chunk);
+        cb();
+      },
+    });
+  docker.modem.demuxStream(stream, sink(out), sink(err));
+  await new Promise<void>((resolve, reject) => {
+    stream.on('end', () => resolve());
+    stream.on('error', reject);
+  });
+  const info = await exec.inspect();
+  return {
+    exitCode: info.ExitCode ?? -1,
+    stdout: Buffer.concat(out).toString(),
+    stderr: Buffer.concat(err).toString(),
+  };
 }
 
 function processAlive(pid: number): boolean {

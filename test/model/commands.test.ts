@@ -78,8 +78,14 @@ describe('shell words and separators', () => {
   });
 
   it('keeps a backslash in double quotes unless it escapes one of $ ` " \\', () => {
-    expect(analyseCommand(`iptables -A INPUT -s "%IP\\%" -j ACCEPT`)).toMatchObject({ kind: 'opaque', token: '%IP\\%', offset: 21 });
-    expect(analyseCommand(`iptables -A INPUT -s %IP% -j "ACC\\"EPT"`)).toMatchObject({ kind: 'opaque', token: 'ACC"EPT', offset: 29 });
+    // The words read as %IP\% and ACC"EPT; the token is quoted as in the line.
+    expect(analyseCommand(`iptables -A INPUT -s "%IP\\%" -j ACCEPT`)).toMatchObject({ kind: 'opaque', token: '"%IP\\%"', offset: 21 });
+    expect(analyseCommand(`iptables -A INPUT -s %IP% -j "ACC\\"EPT"`)).toMatchObject({
+      kind: 'opaque',
+      token: '"ACC\\"EPT"',
+      offset: 29,
+      reason: expect.stringContaining(`target 'ACC"EPT'`),
+    });
   });
 
   it('ignores a trailing comment', () => {
@@ -105,6 +111,7 @@ describe('shell words and separators', () => {
   it('treats a newline as a separator', () => {
     expect(grants(`${IPT} -j ACCEPT\n\n${IPT} -j ACCEPT`)).toHaveLength(2);
     expect(grants(`${IPT} -j ACCEPT &&\n${IPT} -j ACCEPT`)).toHaveLength(2);
+    expect(grants(`# open\n${IPT} -j ACCEPT && # and\n${IPT} -j ACCEPT`)).toHaveLength(2);
   });
 
   it('offsets count from the start of the line, leading blanks included', () => {
@@ -428,13 +435,14 @@ describe('firewall-cmd', () => {
     { line: rich(`rule family="ipv4" source NOT address="%IP%" accept`), token: 'NOT', reason: "'source not'" },
     { line: rich(`${R4} destination address="192.0.2.1" accept`), token: 'destination', reason: "element 'destination'" },
     { line: rich(`${R4} port port="22" protocol="tcp" service name="ssh" accept`), token: 'service', reason: 'more than one' },
-    { line: rich(`family="ipv4" rule accept`), token: 'family=ipv4', reason: "must start with 'rule'", at: 'family=' },
-    { line: rich(`${R4} port port="22" protocol="tcp" accept priority="-1"`), token: 'priority=-1', reason: "attribute 'priority'", at: 'priority=' },
+    { line: rich(`family="ipv4" rule accept`), token: 'family="ipv4"', reason: "must start with 'rule'" },
+    { line: rich(`${R4} port port="22" protocol="tcp" accept priority="-1"`), token: 'priority="-1"', reason: "attribute 'priority'" },
     { line: rich('rule family="ipv4 source address=%IP% accept'), token: '"', reason: 'unterminated quote' },
+    { line: rich('rule\u00a0family="ipv4" source address="%IP%" accept'), token: 'rule\u00a0family="ipv4"', reason: "must start with 'rule'" },
     { line: `firewall-cmd --add-service=ssh`, token: '--add-service=ssh', reason: 'unrecognised firewall-cmd option' },
     { line: `firewall-cmd --reload`, token: '--reload', reason: 'unrecognised firewall-cmd option' },
     { line: `firewall-cmd --zone=public`, token: 'firewall-cmd', reason: 'no --add-rich-rule' },
-    { line: `firewall-cmd --add-rich-rule='${R4} accept' --add-rich-rule='${R4} accept'`, token: `--add-rich-rule=${R4} accept`, reason: 'only one rich rule', at: 79 },
+    { line: `firewall-cmd --add-rich-rule='${R4} accept' --add-rich-rule='${R4} accept'`, token: `--add-rich-rule='${R4} accept'`, reason: 'only one rich rule', at: 79 },
   ];
   it.each(negatives)('opaque: $line', checkNegative);
 });
@@ -596,6 +604,7 @@ describe('properties', () => {
     if (r.kind === 'opaque') {
       expect(r.offset).toBeGreaterThanOrEqual(0);
       expect(r.offset).toBeLessThanOrEqual(line.length);
+      expect(line.slice(r.offset, r.offset + r.token.length)).toBe(r.token);
       expect(r.reason.length).toBeGreaterThan(0);
     } else if (r.kind === 'grants') {
       expect(r.actions.length).toBeGreaterThan(0);

@@ -4,7 +4,7 @@
 // (elements and attributes in any order, as firewalld reads them).
 
 import type { Family, GrantAction, GrantMatch, PortRange } from '../grant.js';
-import { Args, fail, Opaque, sliceWord, type Word } from './shell.js';
+import { Args, fail, failAt, sliceWord, type Word } from './shell.js';
 import { intersect, knockerFamilies, portNumber, type Proto } from './values.js';
 
 /** firewalld's own service definitions for these names (one TCP port each). */
@@ -26,20 +26,21 @@ function richTokens(rule: Word): RichToken[] {
   const tokens: RichToken[] = [];
   let i = 0;
   while (i < s.length) {
-    if (/\s/.test(s[i] as string)) {
+    if (/[ \t\r\n]/.test(s[i] as string)) {
       i++;
       continue;
     }
+    const from = i;
     const idx: number[] = []; // indices into s of the token's characters
-    while (i < s.length && !/\s/.test(s[i] as string)) {
+    while (i < s.length && !/[ \t\r\n]/.test(s[i] as string)) {
       const c = s[i] as string;
       if (c === '"' || c === "'") {
         const close = s.indexOf(c, i + 1);
-        if (close < 0) throw new Opaque(c, rule.map[i] ?? rule.end, 'unterminated quote in rich rule');
+        if (close < 0) failAt(rule.map[i] ?? rule.end, 1, 'unterminated quote in rich rule');
         for (let k = i + 1; k < close; k++) idx.push(k);
         i = close + 1;
       } else if (c === '\\') {
-        throw new Opaque(c, rule.map[i] ?? rule.end, 'backslash in a rich rule is not supported');
+        failAt(rule.map[i] ?? rule.end, 1, 'backslash in a rich rule is not supported');
       } else {
         idx.push(i);
         i++;
@@ -47,7 +48,8 @@ function richTokens(rule: Word): RichToken[] {
     }
     const text = idx.map((k) => s[k]).join('');
     const map = idx.map((k) => rule.map[k] as number);
-    const word: Word = { text, map, start: map[0] ?? rule.end, end: (map[map.length - 1] ?? rule.end - 1) + 1 };
+    // As written, the token spans its quotes.
+    const word: Word = { text, map, start: rule.map[from] as number, end: (rule.map[i - 1] as number) + 1 };
     const eq = text.indexOf('=');
     if (eq < 0) {
       tokens.push({ word, name: text });

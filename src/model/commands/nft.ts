@@ -4,7 +4,7 @@
 // mean the same. One command, one element, no element options.
 
 import type { Family, GrantAction } from '../grant.js';
-import { Args, fail, type Word } from './shell.js';
+import { Args, fail, sliceWord, type Word } from './shell.js';
 import { KNOCKER } from './values.js';
 
 const FAMILIES: ReadonlyMap<string, readonly Family[]> = new Map([
@@ -45,14 +45,11 @@ function joined(args: Args): Word | undefined {
 function nftTokens(all: Word): NftToken[] {
   const s = all.text;
   const out: NftToken[] = [];
-  const word = (from: number, to: number): Word => {
-    const map = all.map.slice(from, to);
-    return { text: s.slice(from, to), map, start: map[0] ?? all.end, end: (map[map.length - 1] ?? all.end - 1) + 1 };
-  };
+  const word = (from: number, to: number): Word => sliceWord(all, from, to);
   let i = 0;
   while (i < s.length) {
     const c = s[i] as string;
-    if (/\s/.test(c)) {
+    if (/[ \t\r\n]/.test(c)) {
       i++;
     } else if ('{},;'.includes(c)) {
       out.push({ word: word(i, i + 1), quoted: false });
@@ -61,11 +58,12 @@ function nftTokens(all: Word): NftToken[] {
       const close = s.indexOf('"', i + 1);
       if (close < 0) fail(word(i, i + 1), 'unterminated quote');
       const w = word(i + 1, close);
-      out.push({ word: { ...w, start: all.map[i] ?? w.start }, quoted: true });
+      // The token as written spans the quotes.
+      out.push({ word: { ...w, start: all.map[i] ?? w.start, end: (all.map[close] ?? w.end - 1) + 1 }, quoted: true });
       i = close + 1;
     } else {
       let j = i;
-      while (j < s.length && !/[\s{},;"]/.test(s[j] as string)) j++;
+      while (j < s.length && !/[ \t\r\n{},;"]/.test(s[j] as string)) j++;
       out.push({ word: word(i, j), quoted: false });
       i = j;
     }

@@ -26,11 +26,15 @@ export interface Problem {
 /** A simple command: its words, the first being the command name. Never empty. */
 export type ShellCommand = readonly Word[];
 
-/** Thrown by the analysers; turned into an opaque result at the top. */
+/**
+ * Thrown by the analysers; turned into an opaque result at the top, whose
+ * token is the line's text from `offset` to `end`: the token as written,
+ * quotes included, so that offset + token.length spans it exactly.
+ */
 export class Opaque extends Error {
   constructor(
-    readonly token: string,
     readonly offset: number,
+    readonly end: number,
     readonly reason: string,
   ) {
     super(reason);
@@ -38,12 +42,17 @@ export class Opaque extends Error {
 }
 
 export function fail(word: Word, reason: string): never {
-  throw new Opaque(word.text, word.start, reason);
+  throw new Opaque(word.start, word.end, reason);
+}
+
+/** Fails at `length` characters of the line from `offset`. */
+export function failAt(offset: number, length: number, reason: string): never {
+  throw new Opaque(offset, offset + length, reason);
 }
 
 /** Throws the word's problem, if it has one; returns the word otherwise. */
 export function checked(word: Word): Word {
-  if (word.problem) throw new Opaque(word.problem.token, word.problem.offset, word.problem.reason);
+  if (word.problem) failAt(word.problem.offset, word.problem.token.length, word.problem.reason);
   return word;
 }
 
@@ -137,7 +146,12 @@ export function splitShell(line: string): ShellCommand[] {
       i++;
       continue;
     }
-    if (c === '#') break; // a comment runs to the end of the line
+    if (c === '#') {
+      // A comment runs to the end of its line.
+      const nl = line.indexOf('\n', i);
+      i = nl < 0 ? n : nl;
+      continue;
+    }
     pendingAnd = undefined;
     if (OPERATOR_START.has(c)) {
       const two = line.slice(i, i + 2);
