@@ -11,7 +11,7 @@ export interface CompileFlags {
   output?: string;
   interface?: string;
   log?: boolean;
-  maxSources: string;
+  maxSources?: string;
   into?: string;
   chain?: string;
   forwardChain?: string;
@@ -58,7 +58,7 @@ export function registerCompile(program: Command): void {
     .option('-o, --output <file>', 'write to FILE (atomically) instead of standard output')
     .option('-i, --interface <iface>', 'count knocks only on this interface, like knockd -i (overrides Interface in [options])')
     .option('--log', 'kernel log lines like knockd\'s ("DOOR: Stage N", "DOOR: OPEN SESAME")')
-    .option('--max-sources <n>', 'size of every kernel set (sources tracked per door and stage)', '65535')
+    .option('--max-sources <n>', 'bound every kernel set to N sources (default: the kernel bound for dynamic sets, 65535)')
     .option('--table <name>', 'name of the standalone nft table', 'knockc')
     .option('--into <family-table>', 'nft: add sets and chains into your table, e.g. "inet filter"')
     .option('--chain <chain>', 'with --into: your input chain to jump from (default input)')
@@ -66,7 +66,7 @@ export function registerCompile(program: Command): void {
     .action((file: string, flags: CompileFlags) => {
       const loaded = loadOrExit(file);
       const into = parseInto(flags.into, flags.chain, flags.forwardChain);
-      const size = maxSources(flags.maxSources);
+      const size = flags.maxSources === undefined ? null : maxSources(flags.maxSources);
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(flags.table)) usage(`--table "${flags.table}" is not a table name`);
       const warnings = lintParsed(loaded, { interfaceOption: flags.interface ?? null }).filter((d) => d.code === 'KC401' || d.code === 'KC402' || d.code === 'KC404');
       if (warnings.length) process.stderr.write(formatText(warnings, process.stderr.isTTY === true));

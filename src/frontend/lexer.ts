@@ -18,11 +18,11 @@ function atLineStart(re: RegExp): CustomPatternMatcherFunc {
 
 export const Blank = createToken({ name: 'Blank', pattern: /[ \t\r\f\v]+/, group: Lexer.SKIPPED });
 /** `#` as the first non-blank character: the whole line is a comment. */
-export const Comment = createToken({ name: 'Comment', pattern: atLineStart(/#.*/), line_breaks: false });
+export const Comment = createToken({ name: 'Comment', pattern: atLineStart(/#[^]*/), line_breaks: false });
 /** `[name]` spanning the whole trimmed line (knockd checks first and last character). */
 export const Section = createToken({
   name: 'Section',
-  pattern: atLineStart(/\[.*\](?=[ \t\r\f\v]*$)/),
+  pattern: atLineStart(/\[[^]*\](?=[ \t\r\f\v]*$)/),
   line_breaks: false,
 });
 /** Everything before the first `=` of a directive line (may be blank-padded or empty). */

@@ -77,7 +77,7 @@ function dstMatch(d: Door, f: Family, o: LowerOptions): Match[] | null {
 
 const isDead = (d: Door): boolean => d.knocks.length > 1 && d.seqTimeout.value <= 0;
 const knockMatch = (k: Knock): Match[] => [{ k: 'proto', proto: k.proto }, { k: 'dport', port: k.port }];
-const keyOf = (ms: readonly Match[]): string => JSON.stringify(ms);
+const keyOf = (x: unknown): string => JSON.stringify(x);
 const doorLabel = (d: Door): string => `[${d.name}] line ${d.header.range.start.line}`;
 
 interface GrantInfo {
@@ -200,27 +200,37 @@ function lowerKnocks(
   const sortedPorts = <T extends { proto: Proto; port: number }>(xs: Iterable<T>): T[] =>
     [...xs].sort((a, b) => (a.proto === b.proto ? a.port - b.port : a.proto < b.proto ? -1 : 1));
 
-  // knock: one lookup; ports in no sequence are invisible (knockd's global filter).
-  const knockDispatch: Dispatch = {
-    kind: 'dispatch',
-    entries: sortedPorts(listing.values()).map((e) => ({ proto: e.proto, port: e.port, chain: names.vis(f, e.proto, e.port) })),
-    comment: 'knock ports of every door',
-  };
-  chains.push({ name: names.knock(f), family: f, lines: [knockDispatch], comment: 'knock tracking entry' });
-  entries.knock[f] = names.knock(f);
-
-  // vis: the packet counts if some door listing this port sees it (its dst, and its flags for TCP).
+  // vis: the packet counts if some door listing this port sees it (its dst, and its flags for
+  // TCP). Ports with the same conditions share one chain: fewer chains for the kernel to validate.
+  const visChains = new Map<string, string>();
+  const visOf = new Map<string, string>();
   for (const e of sortedPorts(listing.values())) {
     const seen = new Set<string>();
-    const lines: Line[] = [];
+    const lines: Rule[] = [];
     for (const p of e.doors) {
       const m = [...dstMatch(p.door, f, opts)!, ...(e.proto === 'tcp' ? flagMatch(p.door) : [])];
       if (seen.has(keyOf(m))) continue;
       seen.add(keyOf(m));
-      lines.push(rule(m, [], { k: 'goto', chain: names.handle(f, e.proto) }, doorLabel(p.door)));
+      lines.push(rule(m, [], { k: 'goto', chain: names.handle(f, e.proto) }));
     }
-    chains.push({ name: names.vis(f, e.proto, e.port), family: f, lines, comment: `${e.proto}/${e.port}: seen by knockd?` });
+    const sig = `${e.proto}|${keyOf(lines)}`;
+    let name = visChains.get(sig);
+    if (!name) {
+      name = names.vis(f, e.proto, e.port);
+      visChains.set(sig, name);
+      chains.push({ name, family: f, lines, comment: `seen by knockd? (${e.proto} knock ports with the same doors' conditions)` });
+    }
+    visOf.set(`${e.proto}/${e.port}`, name);
   }
+
+  // knock: one lookup; ports in no sequence are invisible (knockd's global filter).
+  const knockDispatch: Dispatch = {
+    kind: 'dispatch',
+    entries: sortedPorts(listing.values()).map((e) => ({ proto: e.proto, port: e.port, chain: visOf.get(`${e.proto}/${e.port}`)! })),
+    comment: 'knock ports of every door',
+  };
+  chains.push({ name: names.knock(f), family: f, lines: [knockDispatch], comment: 'knock tracking entry' });
+  entries.knock[f] = names.knock(f);
 
   for (const proto of ['tcp', 'udp'] as const) {
     const starts = sortedPorts([...starting.values()].filter((e) => e.proto === proto));

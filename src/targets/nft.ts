@@ -11,7 +11,12 @@ import { loadTemplate } from './templates.js';
 export interface NftOptions {
   readonly iface: string | null;
   readonly log: boolean;
-  readonly maxSources: number;
+  /**
+   * `size` of every set; null = the kernel's default bound for dynamic sets (65535).
+   * An explicit size also pre-sizes the kernel hash table (about 1 MiB per set at 65535),
+   * so it is written only when asked for.
+   */
+  readonly maxSources: number | null;
   /** Standalone table name (default knockc). */
   readonly table: string;
   /** --into "FAMILY TABLE": deploy into the user's table, jumping from `chain`. */
@@ -24,7 +29,7 @@ export interface NftOptions {
 export const NFT_DEFAULTS: Omit<NftOptions, 'version' | 'source'> = {
   iface: null,
   log: false,
-  maxSources: 65535,
+  maxSources: null,
   table: 'knockc',
   into: null,
   notifyGroup: 4242,
@@ -61,7 +66,7 @@ function chainView(c: Chain): unknown {
   return { name: c.name, comment: safe(c.comment), lines: c.lines.map((l) => lineView(l, c.family)) };
 }
 
-function setView(s: SetDecl, maxSources: number): unknown {
+function setView(s: SetDecl, maxSources: number | null): unknown {
   return { name: s.name, addrType: ADDR_TYPE[s.family], hasTimeout: s.timeout !== null, timeout: s.timeout, size: maxSources, comment: safe(s.comment) };
 }
 

@@ -6,6 +6,15 @@
 # address is usable, then idles. Exits at once on SIGTERM (no 10 s stop delay).
 trap 'exit 0' TERM INT
 
+# Nothing may leave the lab: drop default routes (Docker 20.10 adds an IPv6 one
+# even on --internal networks, and the host forwards IPv6). Needs NET_ADMIN.
+ip -4 route del default 2>/dev/null
+ip -6 route del default 2>/dev/null
+if [ -n "$(ip -4 route show default; ip -6 route show default)" ]; then
+  echo "knockc-lab: cannot remove the default routes (NET_ADMIN missing?)" >&2
+  exit 1
+fi
+
 for p in ${LAB_TCP_PORTS:-}; do
   socat -lf /dev/null "TCP4-LISTEN:$p,fork,reuseaddr" "EXEC:echo knockc-lab" &
   socat -lf /dev/null "TCP6-LISTEN:$p,fork,reuseaddr,ipv6only=1" "EXEC:echo knockc-lab" &

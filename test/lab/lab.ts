@@ -10,9 +10,12 @@
  * One user-defined INTERNAL Docker network per lab (a free /28 of
  * 198.51.100.0/24 or 203.0.113.0/24 and a random 2001:db8:XXXX::/64), one
  * server (NET_ADMIN, NET_RAW; socat listeners on TCP 22 and 2222, IPv4 and
- * IPv6) and N clients (NET_RAW), all from the lab image (see build-image.sh),
+ * IPv6) and N clients (NET_ADMIN, NET_RAW), all from the lab image (see build-image.sh),
  * each with a fixed IPv4 and IPv6 address:
  *   gateway .1 / ::1 (the host's bridge), server .2 / ::2, client i .(3+i) / ::(3+i).
+ * No container has a default route (lab-init removes them: Docker 20.10 gives
+ * an --internal IPv6 network a default route through the host, which forwards
+ * IPv6), so test traffic cannot leave the lab.
  *
  * No Ryuk: every container and network carries knockc.lab.* labels; lab.stop()
  * removes them, and startLab() first removes leftovers of dead processes on
@@ -23,7 +26,6 @@ import './lab-env.js';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { describe, beforeAll, afterAll } from 'vitest';
 import {
   GenericContainer,
@@ -155,6 +157,8 @@ export interface LabOptions {
   image?: string;
   /** A short word put into container names, e.g. the test file (debugging aid). */
   name?: string;
+  /** Give up (and clean up) when the containers have not started by then (default 120 s). */
+  startTimeoutMs?: number;
 }
 
 export type ProbeState = 'open' | 'refused' | 'timeout';
@@ -248,15 +252,6 @@ export class LabNode {
     return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
   }
 
-  /**
-   * Runs a command with all capabilities (a privileged `docker exec`), whatever
-   * the container's own capabilities; never throws on a non-zero exit.
-   */
-  async execPrivileged(cmd: string[] | string): Promise<ExecResult> {
-    const argv = typeof cmd === 'string' ? ['sh', '-c', cmd] : cmd;
-    return privilegedExec(this.container.getId(), argv);
-  }
-
   /** Like exec, but throws LabExecError on a non-zero exit; returns stdout. */
   async run(cmd: string[] | string): Promise<string> {
     const argv = typeof cmd === 'string' ? ['sh', '-c', cmd] : cmd;
@@ -304,7 +299,12 @@ export class LabNode {
     return { state: 'timeout', ms };
   }
 
-  /** 'open' when a TCP connect succeeds within the timeout (default 1 s), else 'closed'. */
+  /**
+   * 'open' when a TCP connect succeeds within the timeout (default 1 s), else 'closed'.
+   * A dropped SYN is retransmitted after 1 s: right after a knock to the real
+   * knockd (whose command runs a little later), wait for the grant first
+   * (e.g. eventually(...) on `iptables -S`) or probe with timeoutMs >= 1500.
+   */
   async probe(port: number, opts: ProbeOptions = {}): Promise<'open' | 'closed'> {
     return (await this.probeDetail(port, opts)).state === 'open' ? 'open' : 'closed';
   }
@@ -585,11 +585,29 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     ...Array.from({ length: nClients }, (_, i) => ({
       role: `client${i}`,
       host: 3 + i,
-      c: make(`client${i}`, 3 + i, ['NET_RAW'], {}),
+      // NET_ADMIN only so that lab-init can remove the default routes.
+      c: make(`client${i}`, 3 + i, ['NET_ADMIN', 'NET_RAW'], {}),
     })),
   ];
 
-  const started = await Promise.allSettled(specs.map((s) => s.c.start()));
+  const starts = specs.map((s) => s.c.start());
+  const settled = Promise.allSettled(starts);
+  const startTimeoutMs = options.startTimeoutMs ?? 120_000;
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    settled,
+    new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), startTimeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (outcome === 'timeout') {
+    // Docker is stuck (seen under heavy load): clean up whatever starts late.
+    for (const p of starts) p.then((c) => c.stop({ timeout: 1 }), () => undefined).catch(() => undefined);
+    void settled.then(() => removeByLabel(client, LABEL, id)).catch(() => undefined);
+    throw new Error(`startLab: containers did not start within ${startTimeoutMs} ms (Docker overloaded or stuck?)`);
+  }
+  const started = outcome;
   const containers: StartedTestContainer[] = [];
   const failures: unknown[] = [];
   for (const r of started) {
@@ -609,21 +627,6 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   if (failures.length > 0) {
     await stop();
     throw new Error(`startLab: ${failures.length} container(s) failed to start: ${failures.map(errMsg).join('; ')}`);
-  }
-
-  // Test traffic must only reach the lab's own containers. Docker 20.10 gives
-  // containers of an --internal IPv6 network a default IPv6 route through the
-  // host (which forwards IPv6): remove every default route.
-  try {
-    await Promise.all(
-      containers.map(async (c) => {
-        const r = await privilegedExec(c.getId(), ['sh', '-c', 'ip -4 route del default; ip -6 route del default; ip route show default; ip -6 route show default']);
-        if (r.stdout.trim() !== '') throw new Error(`default route left in ${c.getName()}: ${r.stdout.trim()}`);
-      }),
-    );
-  } catch (e) {
-    await stop();
-    throw e;
   }
 
   const server = new LabServer(`${prefix}-server`, containers[0]!, addr4(2), addr6(2), holder);
@@ -738,38 +741,6 @@ export async function reapStaleLabs(client?: ContainerRuntimeClient): Promise<nu
   for (const n of await docker.listNetworks({ filters })) consider(n.Labels);
   for (const labId of dead) await removeByLabel(c, LABEL, labId);
   return dead.size;
-}
-
-async function privilegedExec(containerId: string, argv: string[]): Promise<ExecResult> {
-  const client = await getContainerRuntimeClient();
-  const docker = client.container.dockerode;
-  const exec = await docker.getContainer(containerId).exec({
-    Cmd: argv,
-    Privileged: true,
-    AttachStdout: true,
-    AttachStderr: true,
-  });
-  const stream = await exec.start({ Detach: false, Tty: false });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  const sink = (chunks: Buffer[]): NodeJS.WritableStream =>
-    new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        chunks.push(chunk);
-        cb();
-      },
-    });
-  docker.modem.demuxStream(stream, sink(out), sink(err));
-  await new Promise<void>((resolve, reject) => {
-    stream.on('end', () => resolve());
-    stream.on('error', reject);
-  });
-  const info = await exec.inspect();
-  return {
-    exitCode: info.ExitCode ?? -1,
-    stdout: Buffer.concat(out).toString(),
-    stderr: Buffer.concat(err).toString(),
-  };
 }
 
 function processAlive(pid: number): boolean {
