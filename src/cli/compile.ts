@@ -3,8 +3,9 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { formatText } from '../diagnostics/format.js';
 import { lintParsed } from '../lint/lint.js';
+import { compileIptables, IPTABLES_DEFAULTS, IptablesError } from '../targets/iptables.js';
 import { compileNft, NFT_DEFAULTS, type NftOptions } from '../targets/nft.js';
-import { Exit, EXIT_USAGE, loadOrExit, packageVersion } from './common.js';
+import { Exit, EXIT_FINDINGS, EXIT_USAGE, loadOrExit, packageVersion } from './common.js';
 
 export interface CompileFlags {
   target: 'nft' | 'iptables';
@@ -16,9 +17,13 @@ export interface CompileFlags {
   chain?: string;
   forwardChain?: string;
   table: string;
-  family?: string;
+  family: '4' | '6';
   guard?: boolean;
 }
+
+const NFT_ONLY = ['into', 'chain', 'forwardChain', 'table', 'maxSources'] as const;
+const IPTABLES_ONLY = ['family', 'guard'] as const;
+const flagName = (k: string): string => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 
 function usage(msg: string): never {
   process.stderr.write(`knockc: ${msg}\n`);
@@ -63,25 +68,56 @@ export function registerCompile(program: Command): void {
     .option('--into <family-table>', 'nft: add sets and chains into your table, e.g. "inet filter"')
     .option('--chain <chain>', 'with --into: your input chain to jump from (default input)')
     .option('--forward-chain <chain>', 'with --into: your forward chain, for FORWARD grants')
-    .action((file: string, flags: CompileFlags) => {
+    .addOption(new Option('--family <family>', 'iptables: address family of the output (4: iptables-restore input, 6: ip6tables-restore input)').choices(['4', '6']).default('4'))
+    .option('--guard', 'iptables: also drop new connections to granted ports from sources without the grant (your firewall allows the port)')
+    .action((file: string, flags: CompileFlags, cmd: Command) => {
+      // Options of the other target are mistakes, not no-ops.
+      const given = (k: string): boolean => cmd.getOptionValueSource(k) === 'cli';
+      const wrong = (flags.target === 'iptables' ? NFT_ONLY : IPTABLES_ONLY).find(given);
+      if (wrong) usage(`${flagName(wrong)} does not apply to --target ${flags.target}`);
       const loaded = loadOrExit(file);
-      const into = parseInto(flags.into, flags.chain, flags.forwardChain);
-      const size = flags.maxSources === undefined ? null : maxSources(flags.maxSources);
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(flags.table)) usage(`--table "${flags.table}" is not a table name`);
-      const warnings = lintParsed(loaded, { interfaceOption: flags.interface ?? null }).filter((d) => d.code === 'KC401' || d.code === 'KC402' || d.code === 'KC404');
+      const shown = flags.target === 'iptables' ? ['KC401', 'KC402', 'KC404', 'KC406'] : ['KC401', 'KC402', 'KC404'];
+      const warnings = lintParsed(loaded, { interfaceOption: flags.interface ?? null, target: flags.target }).filter((d) => shown.includes(d.code));
       if (warnings.length) process.stderr.write(formatText(warnings, process.stderr.isTTY === true));
-      const { text, program } = compileNft(loaded.config, {
-        ...NFT_DEFAULTS,
-        iface: flags.interface ?? null,
-        log: flags.log === true,
-        maxSources: size,
-        table: flags.table,
-        into,
-        version: packageVersion(),
-        source: file,
-      });
-      if (program.runtimeDoors.length) {
-        process.stderr.write(`knockc: ${program.runtimeDoors.length} door(s) need \`knockc run\`: ${program.runtimeDoors.map((d) => `[${d.door}] (${d.reason})`).join(', ')}\n`);
+      let text: string;
+      let runtimeDoors: ReadonlyArray<{ door: string; reason: string }>;
+      if (flags.target === 'iptables') {
+        try {
+          const r = compileIptables(loaded.config, {
+            ...IPTABLES_DEFAULTS,
+            family: flags.family === '6' ? 'ip6' : 'ip',
+            guard: flags.guard === true,
+            iface: flags.interface ?? null,
+            log: flags.log === true,
+            version: packageVersion(),
+            source: file,
+          });
+          text = r.text;
+          runtimeDoors = r.program.runtimeDoors;
+        } catch (e) {
+          if (!(e instanceof IptablesError)) throw e;
+          process.stderr.write(`knockc: ${e.message}\n`);
+          throw new Exit(EXIT_FINDINGS);
+        }
+      } else {
+        const into = parseInto(flags.into, flags.chain, flags.forwardChain);
+        const size = flags.maxSources === undefined ? null : maxSources(flags.maxSources);
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(flags.table)) usage(`--table "${flags.table}" is not a table name`);
+        const r = compileNft(loaded.config, {
+          ...NFT_DEFAULTS,
+          iface: flags.interface ?? null,
+          log: flags.log === true,
+          maxSources: size,
+          table: flags.table,
+          into,
+          version: packageVersion(),
+          source: file,
+        });
+        text = r.text;
+        runtimeDoors = r.program.runtimeDoors;
+      }
+      if (runtimeDoors.length) {
+        process.stderr.write(`knockc: ${runtimeDoors.length} door(s) need \`knockc run\`: ${runtimeDoors.map((d) => `[${d.door}] (${d.reason})`).join(', ')}\n`);
       }
       if (flags.output) {
         const tmp = `${flags.output}.knockc-tmp-${process.pid}`;

@@ -14,13 +14,14 @@ export function registerLint(program: Command): void {
     .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json', 'sarif']).default('text'))
     .option('--strict', 'exit 1 on warnings too')
     .option('-i, --interface <iface>', 'the interface knockd would listen on (knockd -i)')
-    .action((files: string[], opts: { format: OutputFormat; strict?: boolean; interface?: string }) => {
+    .addOption(new Option('-t, --target <target>', 'also report what compiling for this ruleset flavour implies').choices(['nft', 'iptables']))
+    .action((files: string[], opts: { format: OutputFormat; strict?: boolean; interface?: string; target?: 'nft' | 'iptables' }) => {
       const all: Diagnostic[] = [];
       let inputFailure = false;
       for (const f of files) {
         const parsed = loadConfigFile(f);
         if (isInputFailure(parsed.diagnostics)) inputFailure = true;
-        all.push(...lintParsed(parsed, { interfaceOption: opts.interface ?? null }));
+        all.push(...lintParsed(parsed, { interfaceOption: opts.interface ?? null, target: opts.target ?? null }));
       }
       const out =
         opts.format === 'json' ? formatJson(all)

@@ -1,6 +1,6 @@
 // Entry points of the front end: read a knockd.conf (file, stdin or bytes)
 // and return the typed config or the reasons it cannot be used.
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { codeInfo } from '../diagnostics/codes.js';
 import { fileStart, type Diagnostic } from '../diagnostics/diagnostic.js';
@@ -32,20 +32,59 @@ function describeFsError(e: unknown): string {
   }
 }
 
+/**
+ * Reads an open file descriptor to its end, but never more than the limit:
+ * pipes, /proc files and standard input do not announce their size.
+ * Returns null when the input is over the limit.
+ */
+function readBounded(fd: number): Uint8Array | null {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const buf = Buffer.allocUnsafe(1 << 16);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, buf, 0, buf.length, null);
+    } catch (e) {
+      // A non-blocking standard input with nothing to read yet: wait a little.
+      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+        continue;
+      }
+      throw e;
+    }
+    if (n === 0) return Buffer.concat(chunks, total);
+    total += n;
+    if (total > MAX_CONFIG_BYTES) return null;
+    chunks.push(Buffer.from(buf.subarray(0, n)));
+  }
+}
+
+type ReadResult = { ok: true; bytes: Uint8Array } | { ok: false; code: string; message: string };
+
+function tooLarge(path: string, size: number | null): ReadResult {
+  const what = size === null ? `more than ${MAX_CONFIG_BYTES} bytes` : `${size} bytes is over the ${MAX_CONFIG_BYTES}-byte limit`;
+  return { ok: false, code: 'KC003', message: `${path}: ${what}` };
+}
+
 /** Reads a file the way the front end needs: bounded size, regular files only. */
-export function readBytes(path: string): { ok: true; bytes: Uint8Array } | { ok: false; code: string; message: string } {
+export function readBytes(path: string): ReadResult {
+  let fd: number | null = null;
   try {
+    // stat before open: opening a FIFO would wait for a writer.
     const st = statSync(path);
     if (st.isDirectory()) return { ok: false, code: 'KC002', message: `${path}: Is a directory` };
     if (!st.isFile() && !path.startsWith('/dev/fd/') && !path.startsWith('/proc/')) {
       return { ok: false, code: 'KC002', message: `${path}: not a regular file` };
     }
-    if (st.size > MAX_CONFIG_BYTES) {
-      return { ok: false, code: 'KC003', message: `${path}: ${st.size} bytes is over the ${MAX_CONFIG_BYTES}-byte limit` };
-    }
-    return { ok: true, bytes: readFileSync(path) };
+    if (st.size > MAX_CONFIG_BYTES) return tooLarge(path, st.size);
+    fd = openSync(path, 'r');
+    const bytes = readBounded(fd);
+    return bytes ? { ok: true, bytes } : tooLarge(path, null);
   } catch (e) {
     return { ok: false, code: 'KC001', message: `${path}: ${describeFsError(e)}` };
+  } finally {
+    if (fd !== null) closeSync(fd);
   }
 }
 
@@ -73,12 +112,13 @@ export function parseConfigText(text: string, opts: ParseOptions): BuildResult {
 /** `-` reads standard input. */
 export function loadConfigFile(path: string, cwd?: string): BuildResult {
   if (path === '-') {
-    let bytes: Uint8Array;
+    let bytes: Uint8Array | null;
     try {
-      bytes = readFileSync(0);
+      bytes = readBounded(0);
     } catch (e) {
       return fileError('KC001', '<stdin>', `cannot read standard input: ${describeFsError(e)}`);
     }
+    if (!bytes) return fileError('KC003', '<stdin>', `standard input: more than ${MAX_CONFIG_BYTES} bytes`);
     return parseConfigBytes(bytes, { file: '<stdin>', ...(cwd ? { cwd } : {}) });
   }
   const r = readBytes(path);

@@ -74,7 +74,9 @@ export function splitKnockdLines(file: string, bytes: Uint8Array): SourceText {
       text,
       physLine,
       physCol,
-      splitByBuffer: !endsWithNewline && end < bytes.length,
+      // A chunk of exactly 4095 bytes followed by its newline is not really split:
+      // the next fgets() only reads that newline, an empty line knockd skips.
+      splitByBuffer: !endsWithNewline && end < bytes.length && bytes[end] !== 0x0a,
       hadNul: nul >= 0,
     });
     if (endsWithNewline) {

@@ -5,13 +5,15 @@ import { runRules } from './rules.js';
 
 export interface LintOptions {
   readonly interfaceOption?: string | null;
+  /** The ruleset flavour the config is compiled for, when known (adds its facts, e.g. KC406). */
+  readonly target?: 'nft' | 'iptables' | null;
 }
 
 /** Everything knockc has to say about one parsed file, sorted by place. */
 export function lintParsed(parsed: BuildResult, opts: LintOptions = {}): Diagnostic[] {
   const all = [...parsed.diagnostics];
   if (parsed.config) {
-    all.push(...runRules({ config: parsed.config, plans: planDoors(parsed.config), interfaceOption: opts.interfaceOption ?? null }));
+    all.push(...runRules({ config: parsed.config, plans: planDoors(parsed.config), interfaceOption: opts.interfaceOption ?? null, target: opts.target ?? null }));
   }
   return all.sort(compareDiagnostics);
 }

@@ -1,0 +1,473 @@
+// iptables generator: renders the IR program of ONE address family with
+// templates/iptables/*.hbs into `iptables-restore --noflush` (or
+// `ip6tables-restore --noflush`) input. IR sets become xt_recent lists, IR
+// rules become iptables rules; this file only decides the shape (which rules,
+// which sub-chains), the templates hold the syntax.
+//
+// How the IR maps onto xt_recent (see ir-interpreter.ts for the IR's meaning):
+//   src-in S       -m recent --name S --rcheck [--seconds T]   (T = the set's timeout: an entry whose
+//                  newest stamp is older than T counts as absent, which is how expiry is emulated)
+//   set-refresh S  -m recent --name S --set                    (always matches; adds a stamp = restarts the timer)
+//   set-add S      -m recent --name S ! --rcheck [--seconds T] -m recent --name S --set
+//                  (--set alone would restart the timer of a live entry; "absent or expired" first keeps it)
+//   set-del S      -m recent --name S --remove                 (does NOT match when S lacks the source)
+//   log / notify   -j LOG / -j NFLOG                           (non-terminating targets: a rule of their own)
+// An IR rule evaluates all its matches, then runs its statements in order, then its verdict. Since a
+// --remove of an absent source ends an iptables rule, and LOG/NFLOG need a rule of their own, a rule
+// with several statements becomes `<matches> -j SUB` (or `-g SUB` for return/goto verdicts, so that
+// falling off SUB leaves the calling chain as the IR verdict does) and SUB holds one rule per statement
+// followed by the verdict. A dispatch becomes one `-p P --dport N -g CHAIN` rule per entry (linear:
+// iptables has no verdict maps).
+import type { FlagName, KnockdConfig, Proto } from '../frontend/config.js';
+import { planText } from '../explain/describe.js';
+import type { Family, PortRange } from '../model/grant.js';
+import type { Chain, Match, Program, Rule, SetDecl, Stmt, Verdict } from '../model/ir.js';
+import { lower, type LowerOptions } from '../model/lower.js';
+import { planDoors } from '../model/plan.js';
+import { loadTemplate } from './templates.js';
+
+export interface IptablesOptions {
+  /** ip: iptables-restore input; ip6: ip6tables-restore input. */
+  readonly family: Family;
+  /** Standalone guard: also drop new connections to granted ports from sources without the grant. */
+  readonly guard: boolean;
+  readonly iface: string | null;
+  readonly log: boolean;
+  readonly notifyGroup: number;
+  readonly version: string;
+  readonly source: string;
+}
+
+export const IPTABLES_DEFAULTS: Omit<IptablesOptions, 'version' | 'source'> = {
+  family: 'ip',
+  guard: false,
+  iface: null,
+  log: false,
+  notifyGroup: 4242,
+};
+
+/** A config knockc cannot express with iptables (reported to the user, not a bug). */
+export class IptablesError extends Error {}
+
+/** iptables chain names: XT_EXTENSION_MAXNAMELEN - 1. */
+export const CHAIN_NAME_MAX = 28;
+/** xt_recent list names: XT_RECENT_NAME_LEN - 1. */
+export const RECENT_NAME_MAX = 199;
+/**
+ * xt_recent computes `seconds * HZ` in 32 bits: with HZ up to 1000, longer timeouts wrap around
+ * (and expire far too early). 4294967 s is about 49.7 days.
+ */
+export const RECENT_SECONDS_MAX = 4294967;
+/** The LOG target keeps 29 bytes of prefix (longer ones are cut silently by iptables). */
+export const LOG_PREFIX_MAX = 29;
+const NFLOG_PREFIX_MAX = 63;
+const COMMENT_MAX = 255;
+/** -m multiport takes 15 ports; a range counts twice. */
+export const MULTIPORT_SLOTS = 15;
+
+/** knockc's chains that INPUT and FORWARD jump to. */
+export const TOP_CHAINS = { input: 'knockc_input', forward: 'knockc_forward' } as const;
+
+export type Frag =
+  | { readonly k: 'iif'; readonly name: string }
+  | { readonly k: 'daddr'; readonly addr: string }
+  | { readonly k: 'proto'; readonly proto: Proto }
+  /** Options of the protocol's own match (after -p); `explicit` loads another instance with -m tcp. */
+  | { readonly k: 'dport'; readonly lo: number; readonly hi: number }
+  | { readonly k: 'tcp-flags'; readonly mask: readonly FlagName[]; readonly set: readonly FlagName[]; readonly explicit: boolean }
+  | { readonly k: 'syn-only'; readonly explicit: boolean }
+  | { readonly k: 'multiport'; readonly ranges: readonly PortRange[] }
+  | { readonly k: 'dst-local'; readonly limitIface: boolean }
+  | { readonly k: 'ct-new' }
+  | { readonly k: 'not-ct-new' }
+  | { readonly k: 'recent-check'; readonly list: string; readonly seconds: number | null }
+  | { readonly k: 'recent-absent'; readonly list: string; readonly seconds: number | null }
+  | { readonly k: 'recent-set'; readonly list: string }
+  | { readonly k: 'recent-remove'; readonly list: string }
+  | { readonly k: 'comment'; readonly text: string };
+
+export type Target =
+  | { readonly k: 'accept' }
+  | { readonly k: 'drop' }
+  | { readonly k: 'return' }
+  | { readonly k: 'goto'; readonly chain: string }
+  | { readonly k: 'jump'; readonly chain: string }
+  | { readonly k: 'log'; readonly prefix: string }
+  | { readonly k: 'nflog'; readonly group: number; readonly prefix: string };
+
+export interface IptRule {
+  readonly match: readonly Frag[];
+  readonly target: Target | null;
+}
+
+export interface IptChain {
+  readonly name: string;
+  readonly comment: string;
+  readonly rules: readonly IptRule[];
+}
+
+export interface IptList {
+  readonly name: string;
+  readonly seconds: number | null;
+  readonly comment: string;
+}
+
+/** The ruleset as data: what the templates render, and what the tests run. */
+export interface IptRuleset {
+  readonly family: Family;
+  readonly chains: readonly IptChain[];
+  readonly lists: readonly IptList[];
+  /** Built-in chains that must jump to knockc's (INPUT always; FORWARD when knockc_forward has rules). */
+  readonly hooks: ReadonlyArray<{ readonly builtin: 'INPUT' | 'FORWARD'; readonly chain: string }>;
+}
+
+const bytes = (s: string): number => Buffer.byteLength(s);
+
+/** Cut to at most `max` bytes without splitting a character. */
+function cutBytes(s: string, max: number): string {
+  if (bytes(s) <= max) return s;
+  return Buffer.from(s).subarray(0, Math.max(0, max)).toString('utf8').replace(/\uFFFD+$/, '');
+}
+
+/** Text inside "..." in restore input: no quotes, backslashes or control characters. */
+function safe(s: string, max: number): string {
+  // eslint-disable-next-line no-control-regex
+  return cutBytes(s.replace(/["\\]/g, "'").replace(/[\u0000-\u001f\u007f]/g, ' '), max);
+}
+
+/** `knockc DOOR: Stage N ` in 29 bytes: the door name gives way (marked ~), the event stays whole. */
+export function logPrefix(prefix: string): string {
+  const full = safe(`knockc ${prefix}`, 200) + ' ';
+  if (bytes(full) <= LOG_PREFIX_MAX) return full;
+  const clean = safe(prefix, 200);
+  const cut = clean.lastIndexOf(': ');
+  const tail = cut >= 0 ? clean.slice(cut) : '';
+  const room = LOG_PREFIX_MAX - bytes('knockc ') - bytes(tail) - bytes('~ ');
+  if (room < 1) return cutBytes(full, LOG_PREFIX_MAX - 1) + ' ';
+  return `knockc ${cutBytes(cut >= 0 ? clean.slice(0, cut) : clean, room)}~${tail} `;
+}
+
+function checkChainName(name: string): string {
+  if (name.length > CHAIN_NAME_MAX || !/^[A-Za-z0-9_.-]+$/.test(name)) {
+    throw new Error(`internal: iptables chain name "${name}" is longer than ${CHAIN_NAME_MAX} characters or not plain`);
+  }
+  return name;
+}
+
+function listOf(sets: ReadonlyMap<string, SetDecl>, name: string): { list: string; seconds: number | null } {
+  const s = sets.get(name);
+  if (!s) throw new Error(`internal: no set ${name}`);
+  return { list: s.name, seconds: s.timeout };
+}
+
+function slots(ranges: readonly PortRange[]): number {
+  return ranges.reduce((n, r) => n + (r.lo === r.hi ? 1 : 2), 0);
+}
+
+/** Splits a port list into disjoint lists that each fit one -m multiport. */
+function multiportChunks(ranges: readonly PortRange[]): PortRange[][] {
+  const out: PortRange[][] = [];
+  let cur: PortRange[] = [];
+  for (const r of ranges) {
+    const n = r.lo === r.hi ? 1 : 2;
+    if (slots(cur) + n > MULTIPORT_SLOTS) {
+      out.push(cur);
+      cur = [];
+    }
+    cur.push(r);
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+const cartesian = <T>(xss: readonly (readonly T[])[]): T[][] =>
+  xss.reduce<T[][]>((acc, xs) => acc.flatMap((a) => xs.map((x) => [...a, x])), [[]]);
+
+/**
+ * The IR matches of one rule as iptables match lists. IR matches are side-effect free and
+ * conjunctive, so they may be put in iptables' order (-p before its options). Returns several
+ * lists when the conjunction needs a disjunction to be written (a port match without protocol,
+ * a port list over 15 slots): they are mutually exclusive, so at most one matches a packet.
+ * Returns [] for a conjunction that no packet satisfies.
+ */
+export function matchAlternatives(ms: readonly Match[], sets: ReadonlyMap<string, SetDecl>): Frag[][] {
+  const protos = new Set<Proto>();
+  const iifs = new Set<string>();
+  const daddrs = new Set<string>();
+  const dports = new Set<number>();
+  const portLists: Array<readonly PortRange[]> = [];
+  const flags: Array<{ k: 'tcp-flags'; mask: readonly FlagName[]; set: readonly FlagName[] } | { k: 'syn-only' }> = [];
+  const cts = new Set<'ct-new' | 'not-ct-new'>();
+  let dstLocal = false;
+  let limitIface = false;
+  const checks: Frag[] = [];
+  for (const m of ms) {
+    switch (m.k) {
+      case 'proto':
+        protos.add(m.proto);
+        break;
+      case 'dport':
+        dports.add(m.port);
+        break;
+      case 'dports':
+        portLists.push(m.ranges);
+        break;
+      case 'tcp-flags':
+        // The IR's flag test is false for anything but TCP.
+        protos.add('tcp');
+        flags.push({ k: 'tcp-flags', mask: m.mask, set: m.set });
+        break;
+      case 'syn-only':
+        protos.add('tcp');
+        flags.push({ k: 'syn-only' });
+        break;
+      case 'dst-local':
+        dstLocal = true;
+        if (m.iface !== null) {
+          limitIface = true;
+          iifs.add(m.iface);
+        }
+        break;
+      case 'daddr':
+        daddrs.add(m.addr);
+        break;
+      case 'iif':
+        iifs.add(m.name);
+        break;
+      case 'src-in':
+        checks.push({ k: 'recent-check', ...listOf(sets, m.set) });
+        break;
+      case 'ct-new':
+      case 'not-ct-new':
+        cts.add(m.k);
+        break;
+    }
+  }
+  if (protos.size > 1 || iifs.size > 1 || dports.size > 1 || cts.size > 1) return [];
+  if (daddrs.size > 1) throw new Error(`internal: a rule with two destination matches (${[...daddrs].join(', ')})`);
+
+  const needsL4 = dports.size > 0 || portLists.length > 0;
+  const protoAlts: Array<Proto | null> = protos.size === 1 ? [[...protos][0]!] : needsL4 ? ['tcp', 'udp'] : [null];
+  // One range and no single port: --dport lo:hi of the protocol match; else -m multiport.
+  const single = dports.size === 0 && portLists.length === 1 && portLists[0]!.length === 1 ? portLists[0]![0]! : null;
+  const portAlts = cartesian(single ? [] : portLists.map((rs) => multiportChunks(rs).map((c): Frag => ({ k: 'multiport', ranges: c }))));
+
+  const out: Frag[][] = [];
+  for (const proto of protoAlts) {
+    for (const ports of portAlts) {
+      const f: Frag[] = [];
+      for (const n of iifs) f.push({ k: 'iif', name: n });
+      for (const a of daddrs) f.push({ k: 'daddr', addr: a });
+      if (proto) f.push({ k: 'proto', proto });
+      for (const p of dports) f.push({ k: 'dport', lo: p, hi: p });
+      if (single) f.push({ k: 'dport', lo: single.lo, hi: single.hi });
+      flags.forEach((fl, i) => f.push({ ...fl, explicit: i > 0 }));
+      f.push(...ports);
+      if (dstLocal) f.push({ k: 'dst-local', limitIface });
+      for (const c of cts) f.push({ k: c });
+      f.push(...checks);
+      out.push(f);
+    }
+  }
+  return out;
+}
+
+/** One statement as (match fragments, target) of an iptables rule. */
+function stmtRule(s: Stmt, sets: ReadonlyMap<string, SetDecl>): IptRule {
+  switch (s.k) {
+    case 'set-add': {
+      const l = listOf(sets, s.set);
+      return { match: [{ k: 'recent-absent', ...l }, { k: 'recent-set', list: l.list }], target: null };
+    }
+    case 'set-refresh':
+      return { match: [{ k: 'recent-set', list: listOf(sets, s.set).list }], target: null };
+    case 'set-del':
+      return { match: [{ k: 'recent-remove', list: listOf(sets, s.set).list }], target: null };
+    case 'log':
+      return { match: [], target: { k: 'log', prefix: logPrefix(s.prefix) } };
+    case 'notify':
+      return { match: [], target: { k: 'nflog', group: s.group, prefix: safe(`knockc ${s.door}`, NFLOG_PREFIX_MAX) } };
+  }
+}
+
+function verdictTarget(v: Verdict): Target {
+  switch (v.k) {
+    case 'accept':
+    case 'drop':
+    case 'return':
+      return { k: v.k };
+    case 'goto':
+    case 'jump':
+      return { k: v.k, chain: checkChainName(v.chain) };
+  }
+}
+
+const comment = (text: string | undefined): Frag[] => (text ? [{ k: 'comment', text: safe(text, COMMENT_MAX) }] : []);
+
+/** An IR chain as one iptables chain plus the sub-chains its multi-statement rules need. */
+function translateChain(c: Chain, sets: ReadonlyMap<string, SetDecl>): IptChain[] {
+  const rules: IptRule[] = [];
+  const subs: IptChain[] = [];
+  c.lines.forEach((line, i) => {
+    if (line.kind === 'dispatch') {
+      for (const e of line.entries) {
+        rules.push({ match: [{ k: 'proto', proto: e.proto }, { k: 'dport', lo: e.port, hi: e.port }], target: { k: 'goto', chain: checkChainName(e.chain) } });
+      }
+      return;
+    }
+    translateRule(c.name, i, line, sets, rules, subs);
+  });
+  return [{ name: checkChainName(c.name), comment: c.comment, rules }, ...subs];
+}
+
+function translateRule(chain: string, index: number, r: Rule, sets: ReadonlyMap<string, SetDecl>, rules: IptRule[], subs: IptChain[]): void {
+  const alts = matchAlternatives(r.match, sets);
+  // No packet can match: the rule has no effect.
+  if (alts.length === 0) return;
+  const verdict = r.verdict ? verdictTarget(r.verdict) : null;
+  const note = comment(r.comment);
+  if (r.stmts.length === 0) {
+    for (const a of alts) rules.push({ match: [...a, ...note], target: verdict });
+    return;
+  }
+  const stmtRules = r.stmts.map((s) => stmtRule(s, sets));
+  if (r.match.length === 0) {
+    // Nothing to evaluate once: the statements and the verdict follow in this very chain.
+    stmtRules.forEach((s, j) => rules.push({ match: [...(j === 0 ? note : []), ...s.match], target: s.target }));
+    if (verdict) rules.push({ match: [], target: verdict });
+    return;
+  }
+  const only = stmtRules[0]!;
+  if (r.stmts.length === 1 && verdict === null) {
+    // One statement and no verdict: it can end the rule (a failed --remove) without changing anything else.
+    for (const a of alts) rules.push({ match: [...a, ...note, ...only.match], target: only.target });
+    return;
+  }
+  if (r.stmts.every((s) => s.k === 'set-refresh')) {
+    // --set always matches: statements and verdict fit in one rule.
+    for (const a of alts) rules.push({ match: [...a, ...note, ...stmtRules.flatMap((s) => s.match)], target: verdict });
+    return;
+  }
+  const sub = checkChainName(`${chain}_s${index}`);
+  // Falling off the end of SUB returns to whoever called the chain that went to it with -g:
+  // that is IR `return` (and, after the last -g, IR `goto`).
+  const leaves = r.verdict?.k === 'return' || r.verdict?.k === 'goto';
+  const tail: IptRule[] = verdict && verdict.k !== 'return' ? [{ match: [], target: verdict }] : [];
+  subs.push({ name: sub, comment: `${chain} rule ${index + 1}${r.comment ? ` (${r.comment})` : ''}: statements, then the verdict`, rules: [...stmtRules, ...tail] });
+  for (const a of alts) rules.push({ match: [...a, ...note], target: { k: leaves ? 'goto' : 'jump', chain: sub } });
+}
+
+/** Chains reachable from `entry`, following every goto, jump and dispatch. */
+function reachable(program: Program, entry: string): Chain[] {
+  const byName = new Map(program.chains.map((c) => [c.name, c]));
+  const seen = new Set<string>();
+  const out: Chain[] = [];
+  const visit = (name: string): void => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const c = byName.get(name);
+    if (!c) throw new Error(`internal: no chain ${name}`);
+    out.push(c);
+    for (const l of c.lines) {
+      if (l.kind === 'dispatch') l.entries.forEach((e) => visit(e.chain));
+      else if (l.verdict && (l.verdict.k === 'goto' || l.verdict.k === 'jump')) visit(l.verdict.chain);
+    }
+  };
+  visit(entry);
+  return out;
+}
+
+/** The IR program of one family as iptables chains and xt_recent lists. */
+export function toRuleset(program: Program, family: Family): IptRuleset {
+  const sets = new Map(program.sets.filter((s) => s.family === family).map((s) => [s.name, s]));
+  const lists: IptList[] = [];
+  for (const s of sets.values()) {
+    if (s.name.length > RECENT_NAME_MAX || !/^[A-Za-z0-9_.-]+$/.test(s.name)) throw new Error(`internal: xt_recent list name "${s.name}" is not usable`);
+    if (s.timeout !== null && s.timeout < 1) throw new Error(`internal: list ${s.name} with a timeout of ${s.timeout} s`);
+    if (s.timeout !== null && s.timeout > RECENT_SECONDS_MAX) {
+      throw new IptablesError(
+        `${s.comment}: a timeout of ${s.timeout} s is longer than xt_recent can count (${RECENT_SECONDS_MAX} s, about 49 days); use --target nft, or a shorter timeout`,
+      );
+    }
+    lists.push({ name: s.name, seconds: s.timeout, comment: s.comment });
+  }
+
+  const knock = program.entries.knock[family];
+  const grant = program.entries.grant[family] ?? {};
+  // Knocks addressed to a door's Target (not to this host) are forwarded: they pass FORWARD, not INPUT.
+  const knockForward = knock !== undefined && reachable(program, knock).some((c) => c.lines.some((l) => l.kind === 'rule' && l.match.some((m) => m.k === 'daddr')));
+  const jump = (chain: string | undefined): IptRule[] => (chain ? [{ match: [], target: { k: 'jump', chain: checkChainName(chain) } }] : []);
+  const top: IptChain[] = [
+    { name: TOP_CHAINS.input, comment: 'from INPUT: knock tracking, then grants', rules: [...jump(knock), ...jump(grant.input)] },
+    { name: TOP_CHAINS.forward, comment: 'from FORWARD: knocks to a Target, then forwarded grants', rules: [...jump(knockForward ? knock : undefined), ...jump(grant.forward)] },
+  ];
+  const chains = [...top, ...program.chains.filter((c) => c.family === family).flatMap((c) => translateChain(c, sets))];
+  const names = new Set<string>();
+  for (const c of chains) {
+    if (names.has(c.name)) throw new Error(`internal: two iptables chains named ${c.name}`);
+    names.add(c.name);
+  }
+  const hooks = [
+    { builtin: 'INPUT' as const, chain: TOP_CHAINS.input },
+    ...(top[1]!.rules.length ? [{ builtin: 'FORWARD' as const, chain: TOP_CHAINS.forward }] : []),
+  ];
+  return { family, chains, lists, hooks };
+}
+
+const UPPER = (fs: readonly FlagName[]): string => (fs.length ? fs.map((f) => f.toUpperCase()).join(',') : 'NONE');
+const portsText = (rs: readonly PortRange[]): string => rs.map((r) => (r.lo === r.hi ? `${r.lo}` : `${r.lo}:${r.hi}`)).join(',');
+
+function fragView(f: Frag): unknown {
+  switch (f.k) {
+    case 'tcp-flags':
+      return { ...f, mask: UPPER(f.mask), set: UPPER(f.set) };
+    case 'multiport':
+      return { ...f, ports: portsText(f.ranges) };
+    default:
+      return f;
+  }
+}
+
+export function compileIptables(config: KnockdConfig, o: IptablesOptions): { text: string; program: Program; ruleset: IptRuleset } {
+  const lowerOpts: LowerOptions = {
+    // 'into': grants accept, like knockd's iptables commands; 'standalone' adds the guard.
+    mode: o.guard ? 'standalone' : 'into',
+    iface: o.iface ?? config.options.interface.value,
+    log: o.log,
+    families: [o.family],
+    notifyGroup: o.notifyGroup,
+    plan: {},
+  };
+  const program = lower(config, lowerOpts);
+  const ruleset = toRuleset(program, o.family);
+  const v6 = o.family === 'ip6';
+  const data = {
+    version: o.version,
+    source: o.source,
+    notifyGroup: o.notifyGroup,
+    guard: o.guard,
+    v6,
+    tool: v6 ? 'ip6tables' : 'iptables',
+    other: v6 ? '4' : '6',
+    doors: planDoors(config, {}).map((p) => ({
+      name: p.door.name,
+      line: p.door.header.range.start.line,
+      summary: `${p.door.knocks.map((k) => `${k.port}/${k.proto}`).join(',')} -> ${planText(p.families[o.family])}`,
+    })),
+    runtimeDoors: program.runtimeDoors,
+    lists: ruleset.lists.map((l) => ({ ...l, comment: safe(l.comment, 200) })),
+    hooks: ruleset.hooks,
+    chains: ruleset.chains.map((c) => ({
+      name: c.name,
+      comment: safe(c.comment, 200),
+      rules: c.rules.map((r) => ({ match: r.match.map(fragView), target: r.target })),
+    })),
+  };
+  const tpl = loadTemplate('iptables', 'restore', ['syntax']);
+  return { text: tidy(tpl(data)), program, ruleset };
+}
+
+/** Collapse the blank lines left by template blocks; keep exactly one final newline. */
+function tidy(s: string): string {
+  return s.replace(/[ \t]+$/gm, '').replace(/\n{3,}/g, '\n\n').replace(/\s*$/, '\n');
+}
