@@ -6,6 +6,7 @@ import { Exit, EXIT_USAGE, packageVersion } from './cli/common.js';
 import { registerCompile } from './cli/compile.js';
 import { registerExplain } from './cli/explain.js';
 import { registerLint } from './cli/lint.js';
+import { registerSimulate } from './cli/simulate.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerCompile(program);
   registerLint(program);
   registerExplain(program);
+  registerSimulate(program);
   return program;
 }
 

@@ -74,6 +74,9 @@ const list: CodeInfo[] = [
   { code: 'KC404', severity: 'info', title: 'one-time sequences need the runtime', hint: 'run `knockc run` to rotate the sequence after each use', example: '[door]\none_time_sequences = seq.txt' },
   { code: 'KC405', severity: 'info', title: 'UseSyslog / LogFile apply to the runtime only', hint: 'compiled doors log through the kernel with --log', example: '[options]\nUseSyslog' },
   { code: 'KC406', severity: 'warning', title: 'xt_recent lists hold 100 sources by default', hint: "a flood of knocks from many sources evicts attempts in progress; raise the xt_recent module's ip_list_tot (see the compiled file's header)", example: '(lint or compile with --target iptables)' },
+
+  // Other inputs.
+  { code: 'KC501', severity: 'error', title: 'bad simulate trace line', hint: 'trace lines are "TIME SOURCE PROTO/PORT [FLAGS] [to ADDR] [on IFACE]" or "TIME SOURCE probe PROTO/PORT"', example: '0 198.51.100.2 tcp:7000' },
 ];
 
 export const CODES: ReadonlyMap<string, CodeInfo> = new Map(list.map((c) => [c.code, c]));

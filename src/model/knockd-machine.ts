@@ -16,7 +16,8 @@ interface Attempt {
 export type KnockdEvent =
   | { readonly kind: 'stage'; readonly time: number; readonly src: string; readonly door: string; readonly stage: number }
   | { readonly kind: 'open'; readonly opening: Opening }
-  | { readonly kind: 'timeout'; readonly time: number; readonly src: string; readonly door: string; readonly stage: number };
+  | { readonly kind: 'timeout'; readonly time: number; readonly src: string; readonly door: string; readonly stage: number }
+  | { readonly kind: 'reset'; readonly time: number; readonly src: string; readonly door: string; readonly stage: number };
 
 export interface KnockdModelOptions {
   /** The interface knockd listens on (knockd -i; default eth0). */
@@ -73,7 +74,10 @@ export class KnockdMachine {
         const fm = flagsMatch(a.door, p);
         const next = a.door.knocks[a.stage]!;
         if (fm && p.proto === next.proto && p.port === next.port) this.advance(a, p, events);
-        else if (fm) a.stage = -1;
+        else if (fm) {
+          events.push({ kind: 'reset', time: p.time, src: a.src, door: a.door.name, stage: a.stage });
+          a.stage = -1;
+        }
       }
       return events;
     }

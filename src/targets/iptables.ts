@@ -352,7 +352,7 @@ function translateRule(chain: string, index: number, r: Rule, sets: ReadonlyMap<
   // Falling off the end of SUB returns to whoever called the chain that went to it with -g:
   // that is IR `return` (and, after the last -g, IR `goto`).
   const leaves = r.verdict?.k === 'return' || r.verdict?.k === 'goto';
-  const tail: IptRule[] = verdict && verdict.k !== 'return' ? [{ match: [], target: verdict }] : [];
+  const tail: IptRule[] = [];
   subs.push({ name: sub, comment: `${chain} rule ${index + 1}${r.comment ? ` (${r.comment})` : ''}: statements, then the verdict`, rules: [...stmtRules, ...tail] });
   for (const a of alts) rules.push({ match: [...a, ...note], target: { k: leaves ? 'goto' : 'jump', chain: sub } });
 }

@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { formatText } from '../diagnostics/format.js';
+import { simulate } from '../simulate/simulate.js';
+import { parseTrace } from '../simulate/trace.js';
+import { Exit, EXIT_FINDINGS, EXIT_USAGE, loadOrExit } from './common.js';
+
+export function registerSimulate(program: Command): void {
+  program
+    .command('simulate')
+    .description('run a packet trace through knockd\'s state machine and the compiled rules: what opens when (no kernel needed)')
+    .argument('<config>', 'knockd.conf')
+    .argument('<trace>', 'trace file: lines of "TIME SOURCE PROTO/PORT [FLAGS]" or "TIME SOURCE probe PROTO/PORT" ("-" reads standard input)')
+    .option('-i, --interface <iface>', 'interface the packets arrive on (default: Interface in [options], else eth0)')
+    .option('--local4 <addr>', 'the host\'s IPv4 address', '198.51.100.1')
+    .option('--local6 <addr>', 'the host\'s IPv6 address', '2001:db8::1')
+    .action((configPath: string, tracePath: string, o: { interface?: string; local4: string; local6: string }) => {
+      const { config } = loadOrExit(configPath);
+      let text: string;
+      try {
+        text = readFileSync(tracePath === '-' ? 0 : tracePath, 'utf8');
+      } catch (e) {
+        process.stderr.write(`knockc: cannot read trace ${tracePath}: ${(e as Error).message}\n`);
+        throw new Exit(EXIT_USAGE);
+      }
+      const file = tracePath === '-' ? '<stdin>' : tracePath;
+      const { events, errors } = parseTrace(file, text);
+      if (errors.length > 0) {
+        process.stderr.write(
+          formatText(errors.map((e) => ({ code: 'KC501', severity: 'error' as const, message: e.message, range: e.range, hint: 'see `knockc simulate --help` for the trace format' }))),
+        );
+        throw new Exit(EXIT_USAGE);
+      }
+      const iface = o.interface ?? config.options.interface.value ?? 'eth0';
+      const r = simulate(config, events, { iface, local4: o.local4, local6: o.local6 });
+      process.stdout.write(r.lines.map((l) => l.text).join('\n') + (r.lines.length ? '\n' : ''));
+      if (r.disagreements > 0) throw new Exit(EXIT_FINDINGS);
+    });
+}
