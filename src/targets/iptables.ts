@@ -352,7 +352,7 @@ function translateRule(chain: string, index: number, r: Rule, sets: ReadonlyMap<
   // Falling off the end of SUB returns to whoever called the chain that went to it with -g:
   // that is IR `return` (and, after the last -g, IR `goto`).
   const leaves = r.verdict?.k === 'return' || r.verdict?.k === 'goto';
-  const tail: IptRule[] = [];
+  const tail: IptRule[] = verdict && verdict.k !== 'return' ? [{ match: [], target: verdict }] : [];
   subs.push({ name: sub, comment: `${chain} rule ${index + 1}${r.comment ? ` (${r.comment})` : ''}: statements, then the verdict`, rules: [...stmtRules, ...tail] });
   for (const a of alts) rules.push({ match: [...a, ...note], target: { k: leaves ? 'goto' : 'jump', chain: sub } });
 }
@@ -428,6 +428,35 @@ function fragView(f: Frag): unknown {
   }
 }
 
+/** What the file's header says besides the rules. */
+export interface RenderMeta {
+  readonly version: string;
+  readonly source: string;
+  readonly notifyGroup: number;
+  readonly guard: boolean;
+  readonly doors: ReadonlyArray<{ readonly name: string; readonly line: number; readonly summary: string }>;
+  readonly runtimeDoors: Program['runtimeDoors'];
+}
+
+/** iptables-restore input for a ruleset. */
+export function renderIptables(ruleset: IptRuleset, meta: RenderMeta): string {
+  const v6 = ruleset.family === 'ip6';
+  const data = {
+    ...meta,
+    v6,
+    tool: v6 ? 'ip6tables' : 'iptables',
+    other: v6 ? '4' : '6',
+    lists: ruleset.lists.map((l) => ({ ...l, comment: safe(l.comment, 200) })),
+    hooks: ruleset.hooks,
+    chains: ruleset.chains.map((c) => ({
+      name: c.name,
+      comment: safe(c.comment, 200),
+      rules: c.rules.map((r) => ({ match: r.match.map(fragView), target: r.target })),
+    })),
+  };
+  return tidy(loadTemplate('iptables', 'restore', ['syntax'])(data));
+}
+
 export function compileIptables(config: KnockdConfig, o: IptablesOptions): { text: string; program: Program; ruleset: IptRuleset } {
   const lowerOpts: LowerOptions = {
     // 'into': grants accept, like knockd's iptables commands; 'standalone' adds the guard.
@@ -440,31 +469,19 @@ export function compileIptables(config: KnockdConfig, o: IptablesOptions): { tex
   };
   const program = lower(config, lowerOpts);
   const ruleset = toRuleset(program, o.family);
-  const v6 = o.family === 'ip6';
-  const data = {
+  const text = renderIptables(ruleset, {
     version: o.version,
     source: o.source,
     notifyGroup: o.notifyGroup,
     guard: o.guard,
-    v6,
-    tool: v6 ? 'ip6tables' : 'iptables',
-    other: v6 ? '4' : '6',
-    doors: planDoors(config, {}).map((p) => ({
+    doors: planDoors(config, lowerOpts.plan).map((p) => ({
       name: p.door.name,
       line: p.door.header.range.start.line,
       summary: `${p.door.knocks.map((k) => `${k.port}/${k.proto}`).join(',')} -> ${planText(p.families[o.family])}`,
     })),
     runtimeDoors: program.runtimeDoors,
-    lists: ruleset.lists.map((l) => ({ ...l, comment: safe(l.comment, 200) })),
-    hooks: ruleset.hooks,
-    chains: ruleset.chains.map((c) => ({
-      name: c.name,
-      comment: safe(c.comment, 200),
-      rules: c.rules.map((r) => ({ match: r.match.map(fragView), target: r.target })),
-    })),
-  };
-  const tpl = loadTemplate('iptables', 'restore', ['syntax']);
-  return { text: tidy(tpl(data)), program, ruleset };
+  });
+  return { text, program, ruleset };
 }
 
 /** Collapse the blank lines left by template blocks; keep exactly one final newline. */
