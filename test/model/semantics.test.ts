@@ -136,3 +136,15 @@ describe('section 4: grants', () => {
     expect(grantAt(t, 2, '2001:db8::2')).toBe('accept');
   });
 });
+
+describe('deliberate differences (model level)', () => {
+  it('cmd_timeout = 0: knockd adds and at once deletes the rule; knockc opens nothing', async () => {
+    const { planDoors } = await import('../../src/model/plan.js');
+    const r = parseConfigText(`[z]\nsequence = 7000,8000\n${SSH().replace('cmd_timeout = 10', 'cmd_timeout = 0')}\n`, { file: 'z.conf' });
+    const plan = planDoors(r.config!)[0]!;
+    expect(plan.families.ip).toEqual({ kind: 'nothing', why: 'cmd_timeout 0 closes the grant as soon as it opens' });
+    const ir = new IrMachine(lower(r.config!, { ...DEFAULT_LOWER, iface: 'eth0' }));
+    for (const p of packets(`0 ${A} tcp/7000\n1 ${A} tcp/8000`)) ir.knock(p);
+    expect(ir.admits({ time: 1, family: 'ip', src: A, dst: '198.51.100.1', dstLocal: true, iif: 'eth0', proto: 'tcp', port: 22, flags: ['syn'], ctNew: true })).toBe('continue');
+  });
+});
