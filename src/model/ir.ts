@@ -14,6 +14,11 @@ export interface SetDecl {
   /** Default element lifetime in seconds; null = elements stay until deleted. */
   readonly timeout: number | null;
   readonly comment: string;
+  /**
+   * What the set's elements mean, independent of door order and line numbers:
+   * equal keys across two compilations = elements can be carried over on reload.
+   */
+  readonly key: string;
 }
 
 export type Match =

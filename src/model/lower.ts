@@ -12,6 +12,7 @@
 //              or invalidate on a wrong knock
 //   grant_H    grants on hook H (input/forward): accept granted sources; in standalone
 //              mode also drop new connections to granted ports from everyone else
+import { createHash } from 'node:crypto';
 import type { Door, FlagName, Knock, KnockdConfig, Proto } from '../frontend/config.js';
 import { FLAG_NAMES } from '../frontend/config.js';
 import { readTarget } from '../frontend/address.js';
@@ -75,6 +76,15 @@ function dstMatch(d: Door, f: Family, o: LowerOptions): Match[] | null {
   return [...(o.iface ? [{ k: 'iif', name: o.iface } as const] : []), { k: 'daddr', addr: t }];
 }
 
+/** A door's state means the same across reloads when everything that drives its machine is the same. */
+function doorIdentity(d: Door, f: Family, o: LowerOptions): string {
+  return JSON.stringify([f, d.name, d.knocks.map((k) => [k.port, k.proto]), d.tcpFlags.value, d.seqTimeout.value, d.target.value, o.iface]);
+}
+
+function stableKey(parts: unknown[]): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 12);
+}
+
 const isDead = (d: Door): boolean => d.knocks.length > 1 && d.seqTimeout.value <= 0;
 const knockMatch = (k: Knock): Match[] => [{ k: 'proto', proto: k.proto }, { k: 'dport', port: k.port }];
 const keyOf = (x: unknown): string => JSON.stringify(x);
@@ -102,6 +112,7 @@ export function lower(config: KnockdConfig, opts: LowerOptions = DEFAULT_LOWER):
           role: 'grant',
           timeout: l.kind === 'timed' ? l.seconds : null,
           comment: `grant ${g.ref.key.slice(g.ref.key.indexOf('|') + 1)}`,
+          key: stableKey(['grant', g.ref.key, l]),
         });
       }
     }
@@ -176,9 +187,10 @@ function lowerKnocks(
     const d = p.door;
     const t = d.seqTimeout.value;
     if (d.knocks.length < 2 || isDead(d)) continue;
-    sets.push({ name: names.armed(f, p), family: f, role: 'armed', timeout: t, comment: `${doorLabel(d)}: attempt started` });
+    const id = doorIdentity(d, f, opts);
+    sets.push({ name: names.armed(f, p), family: f, role: 'armed', timeout: t, comment: `${doorLabel(d)}: attempt started`, key: stableKey([id, 'armed']) });
     for (let k = 1; k < d.knocks.length; k++) {
-      sets.push({ name: names.stage(f, p, k), family: f, role: 'stage', timeout: t, comment: `${doorLabel(d)}: ${k} knock(s) made` });
+      sets.push({ name: names.stage(f, p, k), family: f, role: 'stage', timeout: t, comment: `${doorLabel(d)}: ${k} knock(s) made`, key: stableKey([id, 'stage', k]) });
     }
   }
 

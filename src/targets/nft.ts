@@ -67,7 +67,7 @@ function chainView(c: Chain): unknown {
 }
 
 function setView(s: SetDecl, maxSources: number | null): unknown {
-  return { name: s.name, addrType: ADDR_TYPE[s.family], hasTimeout: s.timeout !== null, timeout: s.timeout, size: maxSources, comment: safe(s.comment) };
+  return { name: s.name, addrType: ADDR_TYPE[s.family], hasTimeout: s.timeout !== null, timeout: s.timeout, size: maxSources, comment: `${safe(s.comment, 100)} [${s.key}]` };
 }
 
 export function compileNft(config: KnockdConfig, o: NftOptions): { text: string; program: Program } {
