@@ -2,7 +2,8 @@
 // once (comment, section header, directive with or without '='), so the
 // tokens are line-shaped: custom matchers anchored where the classification
 // allows them, and the parser only checks their order.
-import { createToken, Lexer, type CustomPatternMatcherFunc, type IToken } from 'chevrotain';
+import type { CustomPatternMatcherFunc, IToken } from 'chevrotain';
+import { createToken, Lexer } from './chevrotain.js';
 
 const BLANKS = /^[ \t\r\f\v]*$/;
 

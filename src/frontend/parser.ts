@@ -1,6 +1,7 @@
 // Grammar of one knockd.conf line, over the line-shaped tokens of lexer.ts:
 //   line := Comment | Section | Key? Equals Value? | Word | (nothing)
-import { EmbeddedActionsParser, type IToken } from 'chevrotain';
+import type { IToken } from 'chevrotain';
+import { EmbeddedActionsParser } from './chevrotain.js';
 import { allTokens, Comment, Equals, Key, lexLine, Section, Value, Word } from './lexer.js';
 
 export type LineNode =
