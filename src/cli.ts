@@ -3,10 +3,13 @@
 // exit code; a stack trace means a bug in knockc.
 import { Command, CommanderError } from 'commander';
 import { Exit, EXIT_USAGE, packageVersion } from './cli/common.js';
+import { registerApply } from './cli/apply.js';
 import { registerCompile } from './cli/compile.js';
 import { registerExplain } from './cli/explain.js';
 import { registerLint } from './cli/lint.js';
+import { registerRemove } from './cli/remove.js';
 import { registerSimulate } from './cli/simulate.js';
+import { registerStatus } from './cli/status.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -20,6 +23,9 @@ export function buildProgram(): Command {
   registerLint(program);
   registerExplain(program);
   registerSimulate(program);
+  registerApply(program);
+  registerRemove(program);
+  registerStatus(program);
   return program;
 }
 

@@ -21,7 +21,7 @@ export function registerLint(program: Command): void {
       for (const f of files) {
         const parsed = loadConfigFile(f);
         if (isInputFailure(parsed.diagnostics)) inputFailure = true;
-        all.push(...lintParsed(parsed, { interfaceOption: opts.interface ?? null, target: opts.target ?? null }));
+        for (const d of lintParsed(parsed, { interfaceOption: opts.interface ?? null, target: opts.target ?? null })) all.push(d);
       }
       const out =
         opts.format === 'json' ? formatJson(all)

@@ -2,7 +2,7 @@
 // picture of its state machine.
 import type { KnockdConfig } from '../frontend/config.js';
 import { FAMILIES, planDoors, type DoorPlan } from '../model/plan.js';
-import { flagsText, grantText, knockText, lifetimeText, planText } from './describe.js';
+import { flagsText, knockText, planText } from './describe.js';
 
 export interface ExplainedDoor {
   name: string;
@@ -62,41 +62,74 @@ export function explainText(config: KnockdConfig): string {
   return out.join('\n');
 }
 
+/** Text for a DOT "..." string: quotes and backslashes escaped, no raw line breaks. */
 function dotEscape(s: string): string {
-  return s.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
+  return s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/[\r\n]+/g, ' ');
+}
+
+/** Word-wraps plain text into DOT label lines, each left-justified (`\l`). */
+function dotLines(lines: readonly string[], width = 48): string {
+  const out: string[] = [];
+  for (const line of lines) {
+    let cur = '';
+    // Backticks mark commands in the text summaries; a picture does without them.
+    for (const word of line.replace(/`/g, '').split(' ')) {
+      if (cur !== '' && cur.length + 1 + word.length > width) {
+        out.push(cur);
+        cur = `    ${word}`;
+      } else cur = cur === '' ? word : `${cur} ${word}`;
+    }
+    out.push(cur);
+  }
+  return out.map((l) => `${dotEscape(l)}\\l`).join('');
 }
 
 function doorDot(p: DoorPlan, n: number): string[] {
   const d = p.door;
-  const id = (s: string): string => `"${n}_${s}"`;
+  const id = (s: string): string => `"d${n}_${s}"`;
+  const last = d.knocks.length;
+  const oneTime = d.sequenceFrom.kind === 'one-time' ? ' (one-time: the sequence changes after each use)' : '';
+  const target = d.target.value ? `, sent to ${d.target.value}` : '';
   const lines: string[] = [];
   lines.push(`  subgraph "cluster_${n}" {`);
-  lines.push(`    label="[${dotEscape(d.name)}]  seq_timeout ${d.seqTimeout.value} s";`);
-  lines.push(`    ${id('idle')} [label="idle", shape=circle];`);
-  for (let s = 1; s < d.knocks.length; s++) lines.push(`    ${id(`s${s}`)} [label="stage ${s}", shape=circle];`);
-  const openLines = FAMILIES.map((f) => `${f === 'ip' ? 'IPv4' : 'IPv6'}: ${planText(p.families[f])}`);
-  lines.push(`    ${id('open')} [label="OPEN SESAME\\n${dotEscape(openLines.join('\\n'))}", shape=doublecircle];`);
+  lines.push(`    label="[${dotEscape(d.name)}]  ${last} knock${last === 1 ? '' : 's'}${dotEscape(target)}, all within ${d.seqTimeout.value} s of the first${dotEscape(oneTime)}";`);
+  lines.push('    labeljust=l; style=rounded; color=gray50; fontname="Helvetica-Bold"; fontsize=12;');
+  lines.push(`    ${id('idle')} [label="idle", shape=circle, style=filled, fillcolor=gray92];`);
+  for (let s = 1; s < last; s++) lines.push(`    ${id(`s${s}`)} [label="stage ${s}", shape=circle];`);
+  lines.push(`    ${id('open')} [label="OPEN\\nSESAME", shape=doublecircle, style=filled, fillcolor=palegreen];`);
+  // What the opening does, per family (one line when both agree).
+  const v4 = planText(p.families.ip);
+  const v6 = planText(p.families.ip6);
+  const what = v4 === v6 ? [`IPv4 and IPv6: ${v4}`] : [`IPv4: ${v4}`, `IPv6: ${v6}`];
+  what.push(p.needsRuntime ? 'needs the runtime (knockc run)' : 'kernel only: no runtime needed');
+  lines.push(`    ${id('action')} [label="${dotLines(what)}", shape=box, style="rounded,filled", fillcolor=lightyellow, fontsize=10];`);
   d.knocks.forEach((k, i) => {
     const from = i === 0 ? id('idle') : id(`s${i}`);
-    const to = i === d.knocks.length - 1 ? id('open') : id(`s${i + 1}`);
-    lines.push(`    ${from} -> ${to} [label="${dotEscape(knockText(k, d))}"];`);
+    const to = i === last - 1 ? id('open') : id(`s${i + 1}`);
+    lines.push(`    ${from} -> ${to} [label="${dotEscape(knockText(k, d))}", penwidth=1.5];`);
     if (i > 0) {
-      lines.push(`    ${from} -> ${id('idle')} [label="other knock port", style=dashed, color=red];`);
-      lines.push(`    ${from} -> ${id('idle')} [label="${d.seqTimeout.value} s since first knock", style=dotted];`);
+      // knockd drops the attempt on a wrong knock (a port some door listens on) or at seq_timeout.
+      lines.push(`    ${from} -> ${id('idle')} [label="wrong knock or\\n${d.seqTimeout.value} s elapsed", style=dashed, color=red3, fontcolor=red3, constraint=false];`);
     }
   });
-  const timed = FAMILIES.flatMap((f) => {
-    const pl = p.families[f];
-    return pl.kind === 'kernel' ? pl.opens.filter((g) => g.lifetime.kind === 'timed') : [];
-  });
-  if (timed[0]) lines.push(`    ${id('open')} -> ${id('idle')} [label="closes ${dotEscape(grantText(timed[0].target))} ${dotEscape(lifetimeText(timed[0].lifetime))}", style=dotted];`);
+  lines.push(`    ${id('open')} -> ${id('action')} [label="runs", style=bold, arrowhead=none];`);
+  lines.push(`    ${id('open')} -> ${id('idle')} [label="attempt done", style=dotted, color=gray40, fontcolor=gray40, constraint=false];`);
   lines.push('  }');
   return lines;
 }
 
 export function explainDot(config: KnockdConfig): string {
-  const lines = ['digraph knockc {', '  rankdir=LR;', '  node [fontname="Helvetica"]; edge [fontname="Helvetica", fontsize=10];'];
-  planDoors(config).forEach((p, n) => lines.push(...doorDot(p, n)));
+  const plans = planDoors(config);
+  const lines = [
+    'digraph knockc {',
+    `  label="${dotEscape(config.file)}: each door's state machine, one attempt per knocking source\\n` +
+      'wrong knock: a packet to a port some door knocks on (with this door\'s TCP flags); other packets change nothing"; labelloc=t; fontname="Helvetica"; fontsize=13;',
+    '  rankdir=LR; newrank=true; nodesep=0.4; ranksep=0.5;',
+    '  node [fontname="Helvetica", fontsize=11]; edge [fontname="Helvetica", fontsize=9];',
+  ];
+  // With rankdir=LR, dot stacks clusters bottom-up in input order: emit the doors
+  // last to first so that the picture reads top to bottom in file order.
+  for (let n = plans.length - 1; n >= 0; n--) lines.push(...doorDot(plans[n]!, n));
   lines.push('}');
   return lines.join('\n') + '\n';
 }

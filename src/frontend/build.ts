@@ -259,7 +259,8 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
   function applyDoorDirective(dr: DoorDraft, key: string, valueAt: Located<string>): void {
     const setting = SETTING_OF[key] ?? key;
     const earlier = dr.directives.slice(0, -1).filter((x) => (SETTING_OF[x.key] ?? x.key) === setting);
-    if (earlier.length > 0) {
+    // TCPFlags lines add up instead of replacing each other: a flag named again is KC209 below.
+    if (earlier.length > 0 && setting !== 'TCPFLAGS') {
       const prev = earlier[earlier.length - 1]!;
       const keyAt = dr.directives[dr.directives.length - 1]!.keyAt;
       report('KC216', `${setting.toLowerCase()} given again in [${dr.name}]: this one wins over line ${prev.keyAt.range.start.line}`, { start: keyAt.range.start, end: valueAt.range.end });
@@ -318,6 +319,10 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
         }
         for (const rep of r.repeated) {
           report('KC209', `TCP flag ${rep.flag} given twice in "${valueAt.value}": the later item wins (${r.flags[rep.flag] === 'set' ? rep.flag : '!' + rep.flag})`, rep.range);
+        }
+        for (const item of dr.tcpFlags.from ? r.named : []) {
+          if (dr.tcpFlags.value[item.flag] === 'any') continue;
+          report('KC209', `TCP flag ${item.flag} was already given by an earlier TCPFlags line of [${dr.name}]: this later item wins (${r.flags[item.flag] === 'set' ? item.flag : '!' + item.flag})`, item.range);
         }
         dr.tcpFlags = { value: r.flags, from: valueAt };
         return;

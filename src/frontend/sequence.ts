@@ -89,7 +89,13 @@ const FLAG_WORDS: ReadonlyMap<string, [FlagName, FlagRequirement]> = new Map(
 );
 
 export type FlagsResult =
-  | { readonly ok: true; readonly flags: TcpFlags; readonly repeated: ReadonlyArray<{ flag: FlagName; range: Range }> }
+  | {
+      readonly ok: true;
+      readonly flags: TcpFlags;
+      readonly repeated: ReadonlyArray<{ flag: FlagName; range: Range }>;
+      /** The first item naming each flag, in order. */
+      readonly named: ReadonlyArray<{ flag: FlagName; range: Range }>;
+    }
   | { readonly ok: false; readonly item: string; readonly range: Range };
 
 /** TCPFLAGS: upper-cased, split on `,` with NO trimming; a later item for a flag wins. */
@@ -97,14 +103,16 @@ export function readTcpFlags(v: Located<string>, before: TcpFlags = ANY_FLAGS): 
   const flags: Record<FlagName, FlagRequirement> = { ...before };
   const seen = new Set<FlagName>();
   const repeated: Array<{ flag: FlagName; range: Range }> = [];
+  const named: Array<{ flag: FlagName; range: Range }> = [];
   for (const [item, off] of splitKeep(cUpper(v.value), ',')) {
     const hit = FLAG_WORDS.get(item);
     const range = subRange(v, off, off + item.length);
     if (!hit) return { ok: false, item, range };
     const [flag, req] = hit;
     if (seen.has(flag)) repeated.push({ flag, range });
+    else named.push({ flag, range });
     seen.add(flag);
     flags[flag] = req;
   }
-  return { ok: true, flags, repeated };
+  return { ok: true, flags, repeated, named };
 }

@@ -89,17 +89,29 @@ const sequences: Rule = ({ config }, report) => {
       report('KC214', `[${d.name}] opens on a single knock (${knockText(d.knocks)})`, seqRange(d));
     }
   }
-  for (let i = 0; i < doors.length; i++) {
-    for (let j = 0; j < doors.length; j++) {
-      if (i === j) continue;
-      const a = doors[i]!;
-      const b = doors[j]!;
-      const prefix = a.knocks.length <= b.knocks.length && a.knocks.every((k, n) => sameKnock(k, b.knocks[n]!));
-      if (!prefix) continue;
-      if (a.knocks.length === b.knocks.length) {
-        if (i < j) report('KC212', `[${b.name}] has the same sequence as [${a.name}] (${knockText(a.knocks)}): both open together`, seqRange(b));
-      } else {
-        report('KC213', `the sequence of [${a.name}] is a prefix of [${b.name}]'s: knocking [${b.name}] also opens [${a.name}]`, seqRange(a));
+  // Only doors with the same first knock can share a prefix: compare within those groups
+  // (a config with thousands of doors must not take quadratic time).
+  const byFirst = new Map<string, number[]>();
+  doors.forEach((d, i) => {
+    const k = d.knocks[0];
+    const key = k ? `${k.port}/${k.proto}` : '';
+    const group = byFirst.get(key);
+    if (group) group.push(i);
+    else byFirst.set(key, [i]);
+  });
+  for (const group of byFirst.values()) {
+    for (const i of group) {
+      for (const j of group) {
+        if (i === j) continue;
+        const a = doors[i]!;
+        const b = doors[j]!;
+        const prefix = a.knocks.length <= b.knocks.length && a.knocks.every((k, n) => sameKnock(k, b.knocks[n]!));
+        if (!prefix) continue;
+        if (a.knocks.length === b.knocks.length) {
+          if (i < j) report('KC212', `[${b.name}] has the same sequence as [${a.name}] (${knockText(a.knocks)}): both open together`, seqRange(b));
+        } else {
+          report('KC213', `the sequence of [${a.name}] is a prefix of [${b.name}]'s: knocking [${b.name}] also opens [${a.name}]`, seqRange(a));
+        }
       }
     }
   }

@@ -18,12 +18,16 @@
 // falling off SUB leaves the calling chain as the IR verdict does) and SUB holds one rule per statement
 // followed by the verdict. A dispatch becomes one `-p P --dport N -g CHAIN` rule per entry (linear:
 // iptables has no verdict maps).
-import type { FlagName, KnockdConfig, Proto } from '../frontend/config.js';
+// Lists are named knockc_<role><4|6>_<the IR set's stable key> (see listNames); INPUT and FORWARD
+// reach the program through knockc_input / knockc_forward, which the user hooks once (see the
+// template's header: iptables-restore cannot insert a rule only when it is missing).
+import type { Door, FlagName, KnockdConfig, Proto } from '../frontend/config.js';
+import type { Range } from '../frontend/source.js';
 import { planText } from '../explain/describe.js';
 import type { Family, PortRange } from '../model/grant.js';
 import type { Chain, Match, Program, Rule, SetDecl, Stmt, Verdict } from '../model/ir.js';
 import { lower, type LowerOptions } from '../model/lower.js';
-import { planDoors } from '../model/plan.js';
+import { planDoors, type DoorPlan } from '../model/plan.js';
 import { loadTemplate } from './templates.js';
 
 export interface IptablesOptions {
@@ -154,10 +158,34 @@ function checkChainName(name: string): string {
   return name;
 }
 
-function listOf(sets: ReadonlyMap<string, SetDecl>, name: string): { list: string; seconds: number | null } {
-  const s = sets.get(name);
-  if (!s) throw new Error(`internal: no set ${name}`);
-  return { list: s.name, seconds: s.timeout };
+/** IR set name -> the xt_recent list standing for it. */
+export type ListMap = ReadonlyMap<string, { readonly list: string; readonly seconds: number | null }>;
+
+function listOf(lists: ListMap, name: string): { list: string; seconds: number | null } {
+  const l = lists.get(name);
+  if (!l) throw new Error(`internal: no set ${name}`);
+  return { list: l.list, seconds: l.seconds };
+}
+
+/**
+ * xt_recent lists keep their sources while any rule uses them, so a reload carries a list's
+ * state over exactly when the new file uses the same name. Names come from the IR's stable
+ * set keys (what the elements mean), not from door order: a reordered config keeps attempts
+ * and grants, and a list whose meaning changed starts empty instead of granting the wrong port.
+ */
+export function listNames(sets: readonly SetDecl[]): Map<string, { list: string; seconds: number | null; set: SetDecl }> {
+  const out = new Map<string, { list: string; seconds: number | null; set: SetDecl }>();
+  const used = new Set<string>();
+  for (const s of sets) {
+    const base = `knockc_${s.role}${s.family === 'ip' ? '4' : '6'}_${s.key}`;
+    // Doors identical in every respect have equal keys, but each needs lists of its own.
+    let name = base;
+    for (let n = 2; used.has(name); n++) name = `${base}_${n}`;
+    used.add(name);
+    if (name.length > RECENT_NAME_MAX || !/^[A-Za-z0-9_.-]+$/.test(name)) throw new Error(`internal: xt_recent list name "${name}" is not usable`);
+    out.set(s.name, { list: name, seconds: s.timeout, set: s });
+  }
+  return out;
 }
 
 function slots(ranges: readonly PortRange[]): number {
@@ -190,7 +218,7 @@ const cartesian = <T>(xss: readonly (readonly T[])[]): T[][] =>
  * a port list over 15 slots): they are mutually exclusive, so at most one matches a packet.
  * Returns [] for a conjunction that no packet satisfies.
  */
-export function matchAlternatives(ms: readonly Match[], sets: ReadonlyMap<string, SetDecl>): Frag[][] {
+export function matchAlternatives(ms: readonly Match[], lists: ListMap): Frag[][] {
   const protos = new Set<Proto>();
   const iifs = new Set<string>();
   const daddrs = new Set<string>();
@@ -235,7 +263,7 @@ export function matchAlternatives(ms: readonly Match[], sets: ReadonlyMap<string
         iifs.add(m.name);
         break;
       case 'src-in':
-        checks.push({ k: 'recent-check', ...listOf(sets, m.set) });
+        checks.push({ k: 'recent-check', ...listOf(lists, m.set) });
         break;
       case 'ct-new':
       case 'not-ct-new':
@@ -273,16 +301,16 @@ export function matchAlternatives(ms: readonly Match[], sets: ReadonlyMap<string
 }
 
 /** One statement as (match fragments, target) of an iptables rule. */
-function stmtRule(s: Stmt, sets: ReadonlyMap<string, SetDecl>): IptRule {
+function stmtRule(s: Stmt, lists: ListMap): IptRule {
   switch (s.k) {
     case 'set-add': {
-      const l = listOf(sets, s.set);
+      const l = listOf(lists, s.set);
       return { match: [{ k: 'recent-absent', ...l }, { k: 'recent-set', list: l.list }], target: null };
     }
     case 'set-refresh':
-      return { match: [{ k: 'recent-set', list: listOf(sets, s.set).list }], target: null };
+      return { match: [{ k: 'recent-set', list: listOf(lists, s.set).list }], target: null };
     case 'set-del':
-      return { match: [{ k: 'recent-remove', list: listOf(sets, s.set).list }], target: null };
+      return { match: [{ k: 'recent-remove', list: listOf(lists, s.set).list }], target: null };
     case 'log':
       return { match: [], target: { k: 'log', prefix: logPrefix(s.prefix) } };
     case 'notify':
@@ -305,7 +333,7 @@ function verdictTarget(v: Verdict): Target {
 const comment = (text: string | undefined): Frag[] => (text ? [{ k: 'comment', text: safe(text, COMMENT_MAX) }] : []);
 
 /** An IR chain as one iptables chain plus the sub-chains its multi-statement rules need. */
-function translateChain(c: Chain, sets: ReadonlyMap<string, SetDecl>): IptChain[] {
+function translateChain(c: Chain, lists: ListMap): IptChain[] {
   const rules: IptRule[] = [];
   const subs: IptChain[] = [];
   c.lines.forEach((line, i) => {
@@ -315,13 +343,13 @@ function translateChain(c: Chain, sets: ReadonlyMap<string, SetDecl>): IptChain[
       }
       return;
     }
-    translateRule(c.name, i, line, sets, rules, subs);
+    translateRule(c.name, i, line, lists, rules, subs);
   });
   return [{ name: checkChainName(c.name), comment: c.comment, rules }, ...subs];
 }
 
-function translateRule(chain: string, index: number, r: Rule, sets: ReadonlyMap<string, SetDecl>, rules: IptRule[], subs: IptChain[]): void {
-  const alts = matchAlternatives(r.match, sets);
+function translateRule(chain: string, index: number, r: Rule, lists: ListMap, rules: IptRule[], subs: IptChain[]): void {
+  const alts = matchAlternatives(r.match, lists);
   // No packet can match: the rule has no effect.
   if (alts.length === 0) return;
   const verdict = r.verdict ? verdictTarget(r.verdict) : null;
@@ -330,7 +358,7 @@ function translateRule(chain: string, index: number, r: Rule, sets: ReadonlyMap<
     for (const a of alts) rules.push({ match: [...a, ...note], target: verdict });
     return;
   }
-  const stmtRules = r.stmts.map((s) => stmtRule(s, sets));
+  const stmtRules = r.stmts.map((s) => stmtRule(s, lists));
   if (r.match.length === 0) {
     // Nothing to evaluate once: the statements and the verdict follow in this very chain.
     stmtRules.forEach((s, j) => rules.push({ match: [...(j === 0 ? note : []), ...s.match], target: s.target }));
@@ -379,17 +407,14 @@ function reachable(program: Program, entry: string): Chain[] {
 
 /** The IR program of one family as iptables chains and xt_recent lists. */
 export function toRuleset(program: Program, family: Family): IptRuleset {
-  const sets = new Map(program.sets.filter((s) => s.family === family).map((s) => [s.name, s]));
+  const named = listNames(program.sets.filter((s) => s.family === family));
   const lists: IptList[] = [];
-  for (const s of sets.values()) {
-    if (s.name.length > RECENT_NAME_MAX || !/^[A-Za-z0-9_.-]+$/.test(s.name)) throw new Error(`internal: xt_recent list name "${s.name}" is not usable`);
-    if (s.timeout !== null && s.timeout < 1) throw new Error(`internal: list ${s.name} with a timeout of ${s.timeout} s`);
-    if (s.timeout !== null && s.timeout > RECENT_SECONDS_MAX) {
-      throw new IptablesError(
-        `${s.comment}: a timeout of ${s.timeout} s is longer than xt_recent can count (${RECENT_SECONDS_MAX} s, about 49 days); use --target nft, or a shorter timeout`,
-      );
+  for (const { list, seconds, set } of named.values()) {
+    if (seconds !== null && seconds < 1) throw new Error(`internal: list ${list} with a timeout of ${seconds} s`);
+    if (seconds !== null && seconds > RECENT_SECONDS_MAX) {
+      throw new IptablesError(`${set.comment}: a timeout of ${seconds} s is longer than xt_recent can count (${RECENT_SECONDS_MAX} s, about 49 days); use --target nft, or a shorter timeout`);
     }
-    lists.push({ name: s.name, seconds: s.timeout, comment: s.comment });
+    lists.push({ name: list, seconds, comment: set.comment });
   }
 
   const knock = program.entries.knock[family];
@@ -401,7 +426,7 @@ export function toRuleset(program: Program, family: Family): IptRuleset {
     { name: TOP_CHAINS.input, comment: 'from INPUT: knock tracking, then grants', rules: [...jump(knock), ...jump(grant.input)] },
     { name: TOP_CHAINS.forward, comment: 'from FORWARD: knocks to a Target, then forwarded grants', rules: [...jump(knockForward ? knock : undefined), ...jump(grant.forward)] },
   ];
-  const chains = [...top, ...program.chains.filter((c) => c.family === family).flatMap((c) => translateChain(c, sets))];
+  const chains = [...top, ...program.chains.filter((c) => c.family === family).flatMap((c) => translateChain(c, named))];
   const names = new Set<string>();
   for (const c of chains) {
     if (names.has(c.name)) throw new Error(`internal: two iptables chains named ${c.name}`);
@@ -425,6 +450,25 @@ function fragView(f: Frag): unknown {
       return { ...f, ports: portsText(f.ranges) };
     default:
       return f;
+  }
+}
+
+/** Timeouts xt_recent cannot count, reported at the directive that sets them. */
+function checkTimeouts(plans: readonly DoorPlan[], family: Family): void {
+  const where = (r: Range): string => `${r.start.file}:${r.start.line}:${r.start.col}`;
+  const fail = (d: Door, what: string, secs: number, r: Range | undefined): never => {
+    throw new IptablesError(
+      `${where(r ?? d.header.range)}: ${what} ${secs} of [${d.name}] is longer than xt_recent can count (${RECENT_SECONDS_MAX} s, about 49 days); use --target nft, or a shorter timeout`,
+    );
+  };
+  for (const p of plans) {
+    const d = p.door;
+    if (d.knocks.length > 1 && d.seqTimeout.value > RECENT_SECONDS_MAX) fail(d, 'seq_timeout', d.seqTimeout.value, d.seqTimeout.from?.range);
+    const plan = p.families[family];
+    if (plan.kind !== 'kernel') continue;
+    for (const g of plan.opens) {
+      if (g.lifetime.kind === 'timed' && g.lifetime.seconds > RECENT_SECONDS_MAX) fail(d, 'cmd_timeout', g.lifetime.seconds, d.cmdTimeout.from?.range);
+    }
   }
 }
 
@@ -467,6 +511,8 @@ export function compileIptables(config: KnockdConfig, o: IptablesOptions): { tex
     notifyGroup: o.notifyGroup,
     plan: {},
   };
+  const plans = planDoors(config, lowerOpts.plan);
+  checkTimeouts(plans, o.family);
   const program = lower(config, lowerOpts);
   const ruleset = toRuleset(program, o.family);
   const text = renderIptables(ruleset, {
@@ -474,7 +520,7 @@ export function compileIptables(config: KnockdConfig, o: IptablesOptions): { tex
     source: o.source,
     notifyGroup: o.notifyGroup,
     guard: o.guard,
-    doors: planDoors(config, lowerOpts.plan).map((p) => ({
+    doors: plans.map((p) => ({
       name: p.door.name,
       line: p.door.header.range.start.line,
       summary: `${p.door.knocks.map((k) => `${k.port}/${k.proto}`).join(',')} -> ${planText(p.families[o.family])}`,

@@ -59,7 +59,10 @@ function lineView(l: Line, af: Family): unknown {
     match.push({ ...m, af });
   }
   const stmts = l.stmts.map((s: Stmt) => (s.k === 'log' ? { ...s, prefix: safe(`knockc ${s.prefix}`, 120), af } : { ...s, af }));
-  return { ...l, match, stmts, comment: l.comment ? safe(l.comment) : undefined };
+  // Rules that change a source's state count their packets: `knockc status` reads knocks,
+  // openings and resets per door from these counters.
+  const counter = l.stmts.some((s) => s.k !== 'log');
+  return { ...l, match, stmts, counter, comment: l.comment ? safe(l.comment) : undefined };
 }
 
 function chainView(c: Chain): unknown {

@@ -147,8 +147,13 @@ export class LabExecError extends Error {
 }
 
 export interface LabOptions {
-  /** Number of client containers (default 1, at most 12). */
+  /** Number of client containers (default 1; clients + servers at most 13). */
   clients?: number;
+  /**
+   * Servers besides `server` (default 0): lab.servers[1..], at host .(3+clients+j) / ::(3+clients+j),
+   * each like `server` (same listeners). One lab can so compare several rulesets side by side.
+   */
+  extraServers?: number;
   /** TCP ports the server listens on, IPv4 and IPv6 (default [22, 2222]). */
   serverTcpPorts?: number[];
   /** UDP ports on which the server answers each datagram (default none). */
@@ -227,6 +232,7 @@ const LAB_DIR = '/tmp/knockc-lab';
 /** Shell function: is PID running (present and not a zombie)? */
 const ALIVE = `alive() { [ -r /proc/$1/stat ] && ! grep -q ') Z ' /proc/$1/stat; }`;
 const SEND = '/usr/local/bin/lab-send';
+const TRACE = '/usr/local/bin/lab-trace';
 const INIT = '/usr/local/bin/lab-init';
 
 export class LabNode {
@@ -354,6 +360,18 @@ export class LabClient extends LabNode {
   }
 
   /**
+   * Plays a timed trace with lab-trace.pl (see that file for the line format):
+   * packets and probes at exact offsets from `start` (seconds since the epoch).
+   * Returns lab-trace's output lines.
+   */
+  async playTrace(lines: string[]): Promise<string[]> {
+    const file = this.tmpName('trace', 'txt');
+    await this.writeFile(file, `${lines.join('\n')}\n`);
+    const out = await this.run(['perl', TRACE, file]);
+    return out.split('\n').filter((l) => l !== '');
+  }
+
+  /**
    * Raw hping3 (IPv4 only: hping3 has no IPv6 support). Note that with -c it
    * waits about 1 s when no reply comes; prefer sendTcp.
    */
@@ -403,19 +421,7 @@ export class LabServer extends LabNode {
    * to `ports` are dropped, unless a later-appended rule accepts them.
    */
   async setDefaultDropFirewall(opts: { ports?: number[]; families?: Family[] } = {}): Promise<void> {
-    const ports = (opts.ports ?? [22, 2222]).join(',');
-    const text = [
-      '*filter',
-      ':INPUT DROP [0:0]',
-      ':FORWARD ACCEPT [0:0]',
-      ':OUTPUT ACCEPT [0:0]',
-      '-A INPUT -i lo -j ACCEPT',
-      '-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
-      '-A INPUT ! -p tcp -j ACCEPT',
-      `-A INPUT -p tcp -m multiport ! --dports ${ports} -j ACCEPT`,
-      'COMMIT',
-      '',
-    ].join('\n');
+    const text = defaultDropRules(opts.ports);
     for (const family of opts.families ?? [4, 6]) {
       await this.iptablesRestore(text, { family });
     }
@@ -427,19 +433,15 @@ export class LabServer extends LabNode {
    * container's embedded DNS). Conntrack entries are not flushed.
    */
   async resetFirewall(): Promise<void> {
-    await this.run(
-      [
-        'set -e',
-        'for t in iptables ip6tables; do',
-        '  for c in INPUT FORWARD OUTPUT; do $t -P $c ACCEPT; done',
-        '  $t -F; $t -X',
-        'done',
-        "nft list tables | while read -r _ fam name; do",
-        '  [ "$fam $name" = "ip nat" ] && continue',
-        '  nft delete table "$fam" "$name"',
-        'done',
-      ].join('\n'),
-    );
+    await this.run(`set -e\n${RESET_FIREWALL_SH}`);
+  }
+
+  /**
+   * Runs a shell script (sh -e) in one `docker exec`: the cheap way to do many
+   * steps (each exec costs ~100 ms, more when several labs are busy).
+   */
+  async script(text: string): Promise<string> {
+    return this.run(['sh', '-e', '-c', text]);
   }
 
   /**
@@ -497,10 +499,47 @@ export class LabServer extends LabNode {
   }
 }
 
+/** iptables-restore input of setDefaultDropFirewall (the same for IPv4 and IPv6). */
+export function defaultDropRules(ports: number[] = [22, 2222]): string {
+  return [
+    '*filter',
+    ':INPUT DROP [0:0]',
+    ':FORWARD ACCEPT [0:0]',
+    ':OUTPUT ACCEPT [0:0]',
+    '-A INPUT -i lo -j ACCEPT',
+    '-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
+    '-A INPUT ! -p tcp -j ACCEPT',
+    `-A INPUT -p tcp -m multiport ! --dports ${ports.join(',')} -j ACCEPT`,
+    'COMMIT',
+    '',
+  ].join('\n');
+}
+
+/** Shell commands of resetFirewall (for scripts that do more in the same exec). */
+export const RESET_FIREWALL_SH = [
+  'for t in iptables ip6tables; do',
+  '  for c in INPUT FORWARD OUTPUT; do $t -P $c ACCEPT; done',
+  '  $t -F; $t -X',
+  'done',
+  'nft list tables | while read -r _ fam name; do',
+  '  [ "$fam $name" = "ip nat" ] && continue',
+  '  nft delete table "$fam" "$name"',
+  'done',
+].join('\n');
+
+/** `cat <<'DELIM'` heredoc of `text` for a shell script (the delimiter never occurs in text). */
+export function heredoc(text: string): string {
+  let delim = 'KNOCKC_LAB_EOF';
+  while (text.includes(delim)) delim += '_';
+  return `<<'${delim}'\n${text.endsWith('\n') ? text : `${text}\n`}${delim}`;
+}
+
 export interface Lab {
   readonly id: string;
   readonly network: LabNetwork;
   readonly server: LabServer;
+  /** `server` first, then the extra servers (LabOptions.extraServers). */
+  readonly servers: LabServer[];
   readonly clients: LabClient[];
   /** Time startLab took. */
   readonly startMs: number;
@@ -516,10 +555,13 @@ const LABEL = 'knockc.lab';
 const LABEL_PID = 'knockc.lab.pid';
 const LABEL_HOST = 'knockc.lab.host';
 const MAX_CLIENTS = 12;
+/** Hosts .2 to .14 of the lab's /28. */
+const MAX_NODES = 13;
 
 const assets = {
   init: readFileSync(new URL('./lab-init.sh', import.meta.url), 'utf8'),
   send: readFileSync(new URL('./lab-send.pl', import.meta.url), 'utf8'),
+  trace: readFileSync(new URL('./lab-trace.pl', import.meta.url), 'utf8'),
 };
 
 /** GenericContainer with fixed addresses on a user-defined network. */
@@ -538,6 +580,10 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const nClients = options.clients ?? 1;
   if (!Number.isInteger(nClients) || nClients < 0 || nClients > MAX_CLIENTS) {
     throw new Error(`clients must be an integer in 0..${MAX_CLIENTS}`);
+  }
+  const nExtra = options.extraServers ?? 0;
+  if (!Number.isInteger(nExtra) || nExtra < 0 || 1 + nClients + nExtra > MAX_NODES) {
+    throw new Error(`extraServers must be an integer >= 0, with 1 + clients + extraServers <= ${MAX_NODES}`);
   }
   const client = await getContainerRuntimeClient();
   await reapStaleLabs(client).catch(() => undefined);
@@ -567,6 +613,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       .withCopyContentToContainer([
         { content: assets.init, target: INIT, mode: 0o755 },
         { content: assets.send, target: SEND, mode: 0o755 },
+        { content: assets.trace, target: TRACE, mode: 0o755 },
       ])
       .withEntrypoint([])
       .withCommand(['sh', '-c', `mkdir -p ${LAB_DIR} && exec ${INIT}`])
@@ -587,6 +634,14 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       host: 3 + i,
       // NET_ADMIN only so that lab-init can remove the default routes.
       c: make(`client${i}`, 3 + i, ['NET_ADMIN', 'NET_RAW'], {}),
+    })),
+    ...Array.from({ length: nExtra }, (_, j) => ({
+      role: `server${j + 1}`,
+      host: 3 + nClients + j,
+      c: make(`server${j + 1}`, 3 + nClients + j, ['NET_ADMIN', 'NET_RAW'], {
+        LAB_TCP_PORTS: tcpPorts.join(' '),
+        LAB_UDP_PORTS: udpPorts.join(' '),
+      }),
     })),
   ];
 
@@ -632,17 +687,22 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const server = new LabServer(`${prefix}-server`, containers[0]!, addr4(2), addr6(2), holder);
   holder.server = server;
   const clients = containers
-    .slice(1)
+    .slice(1, 1 + nClients)
     .map((c, i) => new LabClient(`${prefix}-client${i}`, c, addr4(3 + i), addr6(3 + i), holder));
+  const extra = containers
+    .slice(1 + nClients)
+    .map((c, j) => new LabServer(`${prefix}-server${j + 1}`, c, addr4(3 + nClients + j), addr6(3 + nClients + j), holder));
+  const servers = [server, ...extra];
 
   const lab: Lab = {
     id,
     network,
     server,
+    servers,
     clients,
     startMs: Math.round(performance.now() - t0),
     stop: async () => {
-      await server.stopKnockd().catch(() => undefined);
+      await Promise.all(servers.map((s) => s.stopKnockd().catch(() => undefined)));
       await stop();
     },
     [Symbol.asyncDispose]: async () => lab.stop(),

@@ -1,0 +1,170 @@
+// knockc apply: compile and load in one atomic step, keeping live attempts
+// and grants of the doors that did not change.
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { formatText } from '../diagnostics/format.js';
+import { lintParsed } from '../lint/lint.js';
+import { compileNft, NFT_DEFAULTS } from '../targets/nft.js';
+import { applyNft, ApplyRefused, locationText, type NftApplyReport } from '../apply/apply.js';
+import { formatDiff } from '../apply/diff.js';
+import { formatMappedErrors } from '../apply/errors.js';
+import type { NftLocation } from '../apply/script.js';
+import { listDeployments } from '../host/nft.js';
+import { failed, formatChecks, preflightNft } from '../host/preflight.js';
+import { HostError, localRunner, type Runner } from '../host/runner.js';
+import { Exit, EXIT_FINDINGS, EXIT_USAGE, loadOrExit, packageVersion } from './common.js';
+import { maxSources, parseInto } from './compile.js';
+
+/** The host is not ready (permissions, tools, kernel): nothing was changed. */
+export const EXIT_HOST = 3;
+
+export interface HostFlags {
+  target: 'nft' | 'iptables';
+  table: string;
+  into?: string;
+  chain?: string;
+  forwardChain?: string;
+}
+
+export function usage(msg: string): never {
+  process.stderr.write(`knockc: ${msg}\n`);
+  throw new Exit(EXIT_USAGE);
+}
+
+export function targetOption(): Option {
+  return new Option('-t, --target <target>', 'ruleset flavour').choices(['nft', 'iptables']).default('nft');
+}
+
+/** iptables is not wired to the host yet: say so plainly (exit 2). */
+export function refuseIptables(command: string): never {
+  usage(`${command} is not yet supported for --target iptables (use knockc compile --target iptables and iptables-restore --noflush, as the compiled file's header explains)`);
+}
+
+export function nftLocation(flags: HostFlags): NftLocation {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(flags.table)) usage(`--table "${flags.table}" is not a table name`);
+  const into = parseInto(flags.into, flags.chain, flags.forwardChain);
+  return into ? { mode: 'into', ...into } : { mode: 'standalone', family: 'inet', table: flags.table };
+}
+
+/** Turns host failures into messages and exit codes (never a stack trace). */
+export async function hostStep<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof ApplyRefused) {
+      process.stderr.write(`knockc: ${e.message}\nknockc: nothing was changed\n`);
+      throw new Exit(EXIT_FINDINGS);
+    }
+    if (e instanceof HostError) {
+      process.stderr.write(`knockc: ${e.message}\n`);
+      throw new Exit(EXIT_HOST);
+    }
+    throw e;
+  }
+}
+
+export async function preflightOrExit(run: Runner, mode: 'standalone' | 'into', verbose: boolean): Promise<void> {
+  const checks = await preflightNft(run, mode);
+  process.stderr.write(formatChecks(checks, verbose ? 'all' : 'problems'));
+  if (failed(checks).length) {
+    process.stderr.write('knockc: the host is not ready; nothing was changed\n');
+    throw new Exit(EXIT_HOST);
+  }
+}
+
+interface ApplyFlags extends HostFlags {
+  interface?: string;
+  log?: boolean;
+  maxSources?: string;
+  dryRun?: boolean;
+  verbose?: boolean;
+  printScript?: boolean;
+}
+
+const ms = (x: number): string => `${Math.round(x)} ms`;
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+function summary(r: NftApplyReport): string {
+  const kept = r.carry.carried.reduce((n, c) => n + c.count, 0);
+  const dropped = r.carry.dropped.reduce((n, c) => n + c.count, 0);
+  const overflow = r.carry.carried.reduce((n, c) => n + c.overflow, 0);
+  const doors = r.diff.doors.filter((d) => d.change !== 'removed').length;
+  const parts = [`knockc: loaded ${plural(doors, 'door')} into ${locationText(r.location)} (one nft transaction, ${ms(r.ms.load)})`];
+  if (kept || dropped) {
+    parts.push(
+      `knockc: live state: ${plural(kept, 'source entry', 'source entries')} kept` +
+        (dropped ? `, ${plural(dropped, 'entry', 'entries')} of removed or changed doors and grants dropped` : ''),
+    );
+  }
+  if (overflow) parts.push(`knockc: warning: ${plural(overflow, 'entry', 'entries')} did not fit the new --max-sources and were dropped (those with the least time left)`);
+  return `${parts.join('\n')}\n`;
+}
+
+export function registerApply(program: Command, run: Runner = localRunner): void {
+  program
+    .command('apply')
+    .description('compile a knockd.conf and load it into the kernel in one atomic step, keeping live attempts and grants')
+    .argument('<file>', 'knockd.conf')
+    .addOption(targetOption())
+    .option('-i, --interface <iface>', 'count knocks only on this interface, like knockd -i (overrides Interface in [options])')
+    .option('--log', 'kernel log lines like knockd\'s ("DOOR: Stage N", "DOOR: OPEN SESAME")')
+    .option('--max-sources <n>', 'bound every kernel set to N sources')
+    .option('--table <name>', 'name of knockc\'s own nft table', 'knockc')
+    .option('--into <family-table>', 'load into your nft table instead, e.g. "inet filter"')
+    .option('--chain <chain>', 'with --into: your input chain to jump from (default input)')
+    .option('--forward-chain <chain>', 'with --into: your forward chain, for FORWARD grants')
+    .option('-n, --dry-run', 'check with nft -c and print what would change; the kernel is not touched')
+    .option('--print-script', 'print the nft script that is (or, with --dry-run, would be) loaded')
+    .option('-v, --verbose', 'print the host checks and timings')
+    .action(async (file: string, flags: ApplyFlags, cmd: Command) => {
+      if (flags.target === 'iptables') refuseIptables('apply');
+      if (cmd.getOptionValueSource('table') === 'cli' && flags.into) usage('--table names knockc\'s own table; it does not go with --into');
+      const loc = nftLocation(flags);
+      const size = flags.maxSources === undefined ? null : maxSources(flags.maxSources);
+      const loaded = loadOrExit(file);
+      const warnings = lintParsed(loaded, { interfaceOption: flags.interface ?? null, target: 'nft' }).filter((d) => ['KC401', 'KC402', 'KC404'].includes(d.code));
+      if (warnings.length) process.stderr.write(formatText(warnings, process.stderr.isTTY === true));
+      const compiled = compileNft(loaded.config, {
+        ...NFT_DEFAULTS,
+        iface: flags.interface ?? null,
+        log: flags.log === true,
+        maxSources: size,
+        table: loc.table,
+        into: loc.mode === 'into' ? loc : null,
+        version: packageVersion(),
+        source: file,
+      });
+      if (compiled.program.runtimeDoors.length) {
+        process.stderr.write(
+          `knockc: ${compiled.program.runtimeDoors.length} door(s) need \`knockc run\`: ${compiled.program.runtimeDoors.map((d) => `[${d.door}] (${d.reason})`).join(', ')}\n`,
+        );
+      }
+      await hostStep(async () => {
+        await preflightOrExit(run, loc.mode, flags.verbose === true);
+        const r = await applyNft({ run, config: loaded.config, compiled, location: loc, maxSources: size, dryRun: flags.dryRun === true });
+        const others = (await listDeployments(run)).filter((d) => !(d.family === loc.family && d.table === loc.table));
+        for (const d of others) {
+          process.stderr.write(
+            `knockc: warning: knockc rules are also loaded in table ${d.family} ${d.table}${d.mode === 'into' ? ' (--into)' : ''}: knocks are then counted twice; ` +
+              `remove them with knockc remove ${d.mode === 'into' ? `--into "${d.family} ${d.table}"` : `--table ${d.table}`}\n`,
+          );
+        }
+        if (flags.printScript) process.stdout.write(r.script);
+        if (flags.dryRun) {
+          if (!flags.printScript) process.stdout.write(formatDiff(r.diff, locationText(loc)));
+          const kept = r.carry.carried.reduce((n, c) => n + c.count, 0);
+          const dropped = r.carry.dropped.reduce((n, c) => n + c.count, 0);
+          if (!flags.printScript && (kept || dropped)) process.stdout.write(`  live state: ${kept} source entries would be kept, ${dropped} dropped\n`);
+        }
+        if (!r.ok) {
+          process.stderr.write(formatMappedErrors(r.errors, file));
+          process.stderr.write(`knockc: ${flags.dryRun ? 'nft -c rejects these rules' : 'the kernel refused the rules'}; nothing was changed\n`);
+          throw new Exit(EXIT_FINDINGS);
+        }
+        const out = flags.printScript ? process.stderr : process.stdout;
+        if (flags.dryRun) out.write(`knockc: dry run: nft -c accepts these rules (${ms(r.ms.load)}); the kernel was not touched\n`);
+        else out.write(summary(r));
+        if (flags.verbose) process.stderr.write(`knockc: read ${ms(r.ms.read)}, load ${ms(r.ms.load)}, total ${ms(r.ms.total)}\n`);
+      });
+    });
+}

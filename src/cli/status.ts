@@ -1,0 +1,44 @@
+// knockc status: per door, the sources mid-sequence, the active grants and
+// the counters, read from the kernel.
+import type { Command } from 'commander';
+import { listDeployments, readTable } from '../host/nft.js';
+import { localRunner, type Runner } from '../host/runner.js';
+import { deploymentStatus, formatStatus, statusJson, type DeploymentStatus } from '../status/status.js';
+import { Exit, EXIT_FINDINGS } from './common.js';
+import { type HostFlags, hostStep, preflightOrExit, refuseIptables, targetOption } from './apply.js';
+import { namedLocation } from './remove.js';
+
+interface StatusFlags extends HostFlags {
+  json?: boolean;
+  color?: boolean;
+}
+
+export function registerStatus(program: Command, run: Runner = localRunner): void {
+  program
+    .command('status')
+    .description('show live knock attempts, grants and counters, per door, as the kernel holds them')
+    .addOption(targetOption())
+    .option('--json', 'machine-readable output (stable, version 1)')
+    .option('--table <name>', 'only knockc\'s own table of this name', 'knockc')
+    .option('--into <family-table>', 'only knockc\'s objects in your table, e.g. "inet filter"')
+    .option('--no-color', 'no colours, even on a terminal')
+    .action(async (flags: StatusFlags, cmd: Command) => {
+      if (flags.target === 'iptables') refuseIptables('status');
+      const where = namedLocation(flags, cmd);
+      await hostStep(async () => {
+        await preflightOrExit(run, 'standalone', false);
+        const targets = where ?? (await listDeployments(run));
+        const out: DeploymentStatus[] = [];
+        for (const d of targets) {
+          const t = await readTable(run, d.family, d.table);
+          if (t) out.push(deploymentStatus(d, t));
+        }
+        if (flags.json) process.stdout.write(statusJson(out));
+        else if (out.length) process.stdout.write(formatStatus(out, { color: flags.color !== false && process.stdout.isTTY === true && !process.env['NO_COLOR'] }));
+        if (out.length === 0) {
+          process.stderr.write(`knockc: no knockc rules are loaded${where ? ` in table ${where[0]!.family} ${where[0]!.table}` : ''} (load them with knockc apply)\n`);
+          throw new Exit(EXIT_FINDINGS);
+        }
+      });
+    });
+}

@@ -1,0 +1,290 @@
+// Reading knockc's objects back from the kernel with nft: `nft -j list table`
+// for the structure (sets, chains, rules with handles and counters) and the
+// text listing for set elements, whose remaining lifetimes it prints to the
+// millisecond (the JSON output truncates them to whole seconds).
+import { HostError, runOk, type Runner } from './runner.js';
+
+export type NftFamily = 'inet' | 'ip' | 'ip6';
+
+export interface LiveElement {
+  readonly addr: string;
+  /** The element's own timeout when it differs from the set's, else null. */
+  readonly timeoutMs: number | null;
+  /** Time left; null = no expiry. */
+  readonly expiresMs: number | null;
+}
+
+export interface LiveSet {
+  readonly name: string;
+  readonly handle: number;
+  readonly type: string;
+  readonly comment: string | null;
+  /** The `[key]` knockc writes at the end of its set comments (SetDecl.key), or null. */
+  readonly key: string | null;
+  readonly timeoutMs: number | null;
+  readonly size: number | null;
+  readonly elements: readonly LiveElement[];
+}
+
+export interface LiveChain {
+  readonly name: string;
+  readonly handle: number;
+  /** Base chains: their hook (prerouting, input, ...). */
+  readonly hook: string | null;
+}
+
+export interface LiveRule {
+  readonly chain: string;
+  readonly handle: number;
+  readonly comment: string | null;
+  readonly counter: { readonly packets: number; readonly bytes: number } | null;
+  /** Chains this rule jumps or goes to (also through verdict maps). */
+  readonly targets: readonly string[];
+  /** Set statements: add / update / delete @set. */
+  readonly setOps: ReadonlyArray<{ readonly op: string; readonly set: string }>;
+}
+
+export interface LiveTable {
+  readonly family: NftFamily;
+  readonly name: string;
+  readonly sets: readonly LiveSet[];
+  readonly chains: readonly LiveChain[];
+  readonly rules: readonly LiveRule[];
+}
+
+/** knockc's objects carry this prefix, in its own table and in a user's (--into). */
+export const KNOCKC_PREFIX = 'knockc_';
+export const isKnockcName = (name: string): boolean => name.startsWith(KNOCKC_PREFIX);
+/** The comment of the rules that hook knockc into a user's chain (--into). */
+export const HOOK_COMMENT = 'knockc';
+
+/** `[0123abcd4567]` at the end of a set comment. */
+export function keyOfComment(comment: string | null | undefined): string | null {
+  const m = comment ? /\[([0-9a-f]{6,64})\]\s*$/.exec(comment) : null;
+  return m ? m[1]! : null;
+}
+
+/** nft's time text (`1d2h3m4s5ms`, `30s`) in milliseconds; null when it is not one. */
+export function parseNftTime(s: string): number | null {
+  if (!/^(\d+(d|h|ms|m|s))+$/.test(s)) return null;
+  let ms = 0;
+  for (const m of s.matchAll(/(\d+)(d|h|ms|m|s)/g)) {
+    const n = Number(m[1]);
+    ms += n * { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000, ms: 1 }[m[2] as 'd' | 'h' | 'm' | 's' | 'ms'];
+  }
+  return ms;
+}
+
+/** Milliseconds as nft time text (whole milliseconds, at least 1ms). */
+export function formatNftTime(ms: number): string {
+  let rest = Math.max(1, Math.round(ms));
+  const parts: string[] = [];
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]] as const) {
+    const n = Math.floor(rest / size);
+    if (n > 0) parts.push(`${n}${unit}`);
+    rest -= n * size;
+  }
+  return parts.join('');
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+function walk(x: Json, visit: (o: { [k: string]: Json }) => void): void {
+  if (Array.isArray(x)) x.forEach((y) => walk(y, visit));
+  else if (x && typeof x === 'object') {
+    visit(x);
+    for (const v of Object.values(x)) walk(v, visit);
+  }
+}
+
+const str = (x: Json | undefined): string | null => (typeof x === 'string' ? x : null);
+const num = (x: Json | undefined): number | null => (typeof x === 'number' ? x : null);
+
+function ruleOf(r: { [k: string]: Json }): LiveRule {
+  const targets: string[] = [];
+  const setOps: Array<{ op: string; set: string }> = [];
+  let counter: LiveRule['counter'] = null;
+  walk(r['expr'] ?? [], (o) => {
+    for (const v of ['jump', 'goto'] as const) {
+      const t = o[v];
+      if (t && typeof t === 'object' && !Array.isArray(t)) {
+        const target = str(t['target']);
+        if (target && !targets.includes(target)) targets.push(target);
+      }
+    }
+    const s = o['set'];
+    if (s && typeof s === 'object' && !Array.isArray(s) && typeof s['op'] === 'string' && typeof s['set'] === 'string') {
+      setOps.push({ op: s['op'], set: s['set'].replace(/^@/, '') });
+    }
+    const c = o['counter'];
+    if (c && typeof c === 'object' && !Array.isArray(c) && typeof c['packets'] === 'number') {
+      counter = { packets: c['packets'], bytes: num(c['bytes']) ?? 0 };
+    }
+  });
+  return { chain: str(r['chain']) ?? '', handle: num(r['handle']) ?? 0, comment: str(r['comment']), counter, targets, setOps };
+}
+
+/**
+ * The objects of one table from `nft -j list table` output. Elements come with whole-second
+ * expiries here; `withElements` replaces them with the text listing's.
+ */
+export function parseTableJson(json: string, family: NftFamily, name: string): LiveTable {
+  let doc: { nftables?: Array<{ [k: string]: Json }> };
+  try {
+    doc = JSON.parse(json) as typeof doc;
+  } catch (e) {
+    throw new HostError(`cannot read nft's JSON output: ${(e as Error).message}`);
+  }
+  const sets: LiveSet[] = [];
+  const chains: LiveChain[] = [];
+  const rules: LiveRule[] = [];
+  for (const item of doc.nftables ?? []) {
+    const s = item['set'];
+    if (s && typeof s === 'object' && !Array.isArray(s)) {
+      const elements: LiveElement[] = [];
+      for (const e of Array.isArray(s['elem']) ? s['elem'] : []) {
+        if (typeof e === 'string') elements.push({ addr: e, timeoutMs: null, expiresMs: null });
+        else if (e && typeof e === 'object' && !Array.isArray(e) && e['elem'] && typeof e['elem'] === 'object' && !Array.isArray(e['elem'])) {
+          const el = e['elem'];
+          const val = str(el['val']);
+          if (val === null) continue;
+          const t = num(el['timeout']);
+          const x = num(el['expires']);
+          elements.push({ addr: val, timeoutMs: t === null ? null : t * 1000, expiresMs: x === null ? null : x * 1000 });
+        }
+      }
+      const comment = str(s['comment']);
+      const timeout = num(s['timeout']);
+      sets.push({
+        name: str(s['name']) ?? '',
+        handle: num(s['handle']) ?? 0,
+        type: str(s['type']) ?? '',
+        comment,
+        key: keyOfComment(comment),
+        timeoutMs: timeout === null ? null : timeout * 1000,
+        size: num(s['size']),
+        elements,
+      });
+    }
+    const c = item['chain'];
+    if (c && typeof c === 'object' && !Array.isArray(c)) chains.push({ name: str(c['name']) ?? '', handle: num(c['handle']) ?? 0, hook: str(c['hook']) });
+    const r = item['rule'];
+    if (r && typeof r === 'object' && !Array.isArray(r)) rules.push(ruleOf(r));
+  }
+  return { family, name, sets, chains, rules };
+}
+
+/** Elements of every knockc_* set in an `nft list table` text listing, with millisecond expiries. */
+export function parseElementsText(text: string): Map<string, LiveElement[]> {
+  const out = new Map<string, LiveElement[]>();
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const head = /^(\s*)set (\S+) \{/.exec(lines[i]!);
+    if (!head || !isKnockcName(head[2]!)) continue;
+    const indent = head[1]!;
+    const body: string[] = [];
+    for (i++; i < lines.length && lines[i] !== `${indent}}`; i++) body.push(lines[i]!);
+    const joined = body.join(' ');
+    const m = /elements = \{([^}]*)\}/.exec(joined);
+    const elems: LiveElement[] = [];
+    if (m) {
+      for (const item of m[1]!.split(',')) {
+        const words = item.trim().split(/\s+/).filter(Boolean);
+        if (words.length === 0) continue;
+        let timeoutMs: number | null = null;
+        let expiresMs: number | null = null;
+        for (let w = 1; w < words.length; w++) {
+          if (words[w] === 'timeout') timeoutMs = parseNftTime(words[++w] ?? '');
+          else if (words[w] === 'expires') expiresMs = parseNftTime(words[++w] ?? '');
+        }
+        elems.push({ addr: words[0]!, timeoutMs, expiresMs });
+      }
+    }
+    out.set(head[2]!, elems);
+  }
+  return out;
+}
+
+/** The table with the text listing's (millisecond) elements in its knockc_* sets. */
+export function withElements(t: LiveTable, elements: ReadonlyMap<string, readonly LiveElement[]>): LiveTable {
+  return { ...t, sets: t.sets.map((s) => (elements.has(s.name) ? { ...s, elements: elements.get(s.name)! } : s)) };
+}
+
+const NO_SUCH = /No such file or directory|does not exist/;
+
+/** One table as knockc sees it; null when the table does not exist. */
+export async function readTable(run: Runner, family: NftFamily, name: string): Promise<LiveTable | null> {
+  const r = await run(['nft', '-j', 'list', 'table', family, name]);
+  if (r.code !== 0) {
+    if (NO_SUCH.test(r.stderr)) return null;
+    throw new HostError(`\`nft -j list table ${family} ${name}\` failed: ${r.stderr.trim() || `exit ${r.code}`}`, r);
+  }
+  const table = parseTableJson(r.stdout, family, name);
+  if (!table.sets.some((s) => isKnockcName(s.name) && s.elements.length > 0)) return table;
+  // Elements to the millisecond: the text listing (read right after, so within milliseconds).
+  const text = await run(['nft', 'list', 'table', family, name]);
+  if (text.code !== 0) {
+    if (NO_SUCH.test(text.stderr)) return null;
+    throw new HostError(`\`nft list table ${family} ${name}\` failed: ${text.stderr.trim()}`, text);
+  }
+  return withElements(table, parseElementsText(text.stdout));
+}
+
+/** A table holding knockc objects: its own (standalone) or a user's (--into). */
+export interface Deployment {
+  readonly family: NftFamily;
+  readonly table: string;
+  readonly mode: 'standalone' | 'into';
+}
+
+/**
+ * Where knockc's rules are loaded, from the chain names alone (`nft -j list chains`):
+ * a table with a knockc_prerouting chain holds an --into deployment, any other table
+ * with knockc_* chains is a standalone one.
+ */
+export function findDeployments(chainsJson: string): Deployment[] {
+  const doc = JSON.parse(chainsJson) as { nftables?: Array<{ chain?: { family?: string; table?: string; name?: string } }> };
+  const byTable = new Map<string, { family: NftFamily; table: string; names: Set<string> }>();
+  for (const item of doc.nftables ?? []) {
+    const c = item.chain;
+    if (!c?.family || !c.table || !c.name) continue;
+    if (c.family !== 'inet' && c.family !== 'ip' && c.family !== 'ip6') continue;
+    const id = `${c.family} ${c.table}`;
+    const e = byTable.get(id) ?? { family: c.family, table: c.table, names: new Set<string>() };
+    e.names.add(c.name);
+    byTable.set(id, e);
+  }
+  const out: Deployment[] = [];
+  for (const e of byTable.values()) {
+    if (![...e.names].some(isKnockcName)) continue;
+    out.push({ family: e.family, table: e.table, mode: e.names.has('knockc_prerouting') ? 'into' : 'standalone' });
+  }
+  return out.sort((a, b) => `${a.family} ${a.table}`.localeCompare(`${b.family} ${b.table}`));
+}
+
+export async function listDeployments(run: Runner): Promise<Deployment[]> {
+  return findDeployments(await runOk(run, ['nft', '-j', 'list', 'chains']));
+}
+
+/** nft's version ("1.0.6"), or null when nft is missing. */
+export async function nftVersion(run: Runner): Promise<string | null> {
+  const r = await run(['nft', '--version']);
+  if (r.code !== 0) return null;
+  const m = /v(\d+(?:\.\d+)+)/.exec(r.stdout);
+  return m ? m[1]! : r.stdout.trim() || null;
+}
+
+export interface NftLoadResult {
+  readonly ok: boolean;
+  readonly stderr: string;
+  readonly ms: number;
+}
+
+/** `nft -f -` (or `nft -c -f -`): one transaction; on failure the kernel is unchanged. */
+export async function nftLoad(run: Runner, script: string, opts: { check?: boolean } = {}): Promise<NftLoadResult> {
+  const t0 = performance.now();
+  const r = await run(opts.check ? ['nft', '-c', '-f', '-'] : ['nft', '-f', '-'], script);
+  const ms = performance.now() - t0;
+  if (r.code === 127) throw new HostError('nft not found (install nftables)', r);
+  return { ok: r.code === 0, stderr: r.stderr, ms };
+}

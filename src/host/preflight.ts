@@ -1,0 +1,84 @@
+// Before touching the kernel: can this host load knockc's rules at all?
+// Each check gives a clear message; errors stop apply/remove, warnings do not.
+import type { Runner } from './runner.js';
+import { nftVersion } from './nft.js';
+
+export interface Check {
+  readonly level: 'ok' | 'warning' | 'error';
+  readonly what: string;
+  readonly message: string;
+}
+
+const CAP_NET_ADMIN = 12;
+
+/** CapEff of `cat /proc/self/status` (the capabilities knockc's children run with). */
+export function hasNetAdmin(procStatus: string): boolean | null {
+  const m = /^CapEff:\s*([0-9a-f]+)$/im.exec(procStatus);
+  if (!m) return null;
+  return (BigInt(`0x${m[1]}`) >> BigInt(CAP_NET_ADMIN)) % 2n === 1n;
+}
+
+/** "6.1.0-18-amd64" -> [6, 1]. */
+export function kernelVersion(release: string): [number, number] | null {
+  const m = /^(\d+)\.(\d+)/.exec(release.trim());
+  return m ? [Number(m[1]), Number(m[2])] : null;
+}
+
+export function versionAtLeast(v: string, min: readonly number[]): boolean {
+  const parts = v.split('.').map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < min.length; i++) {
+    const a = parts[i] ?? 0;
+    if (a !== min[i]) return a > min[i]!;
+  }
+  return true;
+}
+
+export async function checkPrivileges(run: Runner): Promise<Check> {
+  const r = await run(['cat', '/proc/self/status']);
+  const cap = r.code === 0 ? hasNetAdmin(r.stdout) : null;
+  if (cap === false) {
+    return { level: 'error', what: 'privileges', message: 'loading firewall rules needs root (CAP_NET_ADMIN): run knockc with sudo' };
+  }
+  return { level: 'ok', what: 'privileges', message: cap === null ? 'capabilities unknown' : 'CAP_NET_ADMIN' };
+}
+
+/** Kernel features the rules need, per mode. */
+export const NFT_KERNEL_MIN = {
+  standalone: { version: [5, 4] as const, why: 'deleting a set element from the packet path (attempts that fail or complete) needs Linux 5.4 or newer' },
+  into: { version: [5, 10] as const, why: 'comments on chains (--into) need Linux 5.10 or newer; deleting a set element from the packet path needs 5.4' },
+};
+export const NFT_MIN = [0, 9, 7] as const;
+
+export async function checkKernel(run: Runner, min: { version: readonly [number, number]; why: string }): Promise<Check> {
+  const r = await run(['uname', '-r']);
+  const v = r.code === 0 ? kernelVersion(r.stdout) : null;
+  if (!v) return { level: 'warning', what: 'kernel', message: 'cannot read the kernel version (uname -r)' };
+  const [maj, min_] = v;
+  const ok = maj > min.version[0] || (maj === min.version[0] && min_ >= min.version[1]);
+  return ok
+    ? { level: 'ok', what: 'kernel', message: `Linux ${r.stdout.trim()}` }
+    : { level: 'error', what: 'kernel', message: `Linux ${r.stdout.trim()} is too old: ${min.why}` };
+}
+
+export async function checkNft(run: Runner): Promise<Check> {
+  const v = await nftVersion(run);
+  if (v === null) return { level: 'error', what: 'nft', message: 'nft not found: install nftables (apt-get install nftables)' };
+  if (!/^\d/.test(v) || !versionAtLeast(v, NFT_MIN)) {
+    return { level: 'error', what: 'nft', message: `nft ${v} is too old: knockc needs nftables ${NFT_MIN.join('.')} or newer (set and chain comments)` };
+  }
+  return { level: 'ok', what: 'nft', message: `nftables ${v}` };
+}
+
+/** The checks of the nft target (privileges, nft, kernel). */
+export async function preflightNft(run: Runner, mode: 'standalone' | 'into'): Promise<Check[]> {
+  return [await checkPrivileges(run), await checkNft(run), await checkKernel(run, NFT_KERNEL_MIN[mode])];
+}
+
+export const failed = (checks: readonly Check[]): Check[] => checks.filter((c) => c.level === 'error');
+
+export function formatChecks(checks: readonly Check[], shown: 'problems' | 'all' = 'problems'): string {
+  return checks
+    .filter((c) => shown === 'all' || c.level !== 'ok')
+    .map((c) => `knockc: ${c.level === 'ok' ? 'ok' : c.level}: ${c.what}: ${c.message}\n`)
+    .join('');
+}

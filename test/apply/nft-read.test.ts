@@ -1,0 +1,130 @@
+// Reading knockc's objects back from recorded `nft -j list ...` and text listings.
+import { describe, expect, it } from 'vitest';
+import {
+  findDeployments,
+  formatNftTime,
+  keyOfComment,
+  parseElementsText,
+  parseNftTime,
+  parseTableJson,
+  readTable,
+  withElements,
+} from '../../src/host/nft.js';
+import { fakeRunner, fixture } from './helpers.js';
+
+describe('nft time text', () => {
+  it('parses every unit', () => {
+    expect(parseNftTime('30s')).toBe(30_000);
+    expect(parseNftTime('4s976ms')).toBe(4976);
+    expect(parseNftTime('1d2h3m4s5ms')).toBe(86_400_000 + 7_200_000 + 180_000 + 4000 + 5);
+    expect(parseNftTime('12m')).toBe(720_000);
+    expect(parseNftTime('soon')).toBeNull();
+    expect(parseNftTime('')).toBeNull();
+  });
+  it('formats milliseconds the way nft reads them back', () => {
+    for (const ms of [1, 999, 1000, 4976, 30_000, 61_001, 90_061_001]) expect(parseNftTime(formatNftTime(ms))).toBe(ms);
+    expect(formatNftTime(21_200)).toBe('21s200ms');
+    expect(formatNftTime(0)).toBe('1ms');
+  });
+});
+
+describe('set keys', () => {
+  it('are the bracketed hex at the end of a comment', () => {
+    expect(keyOfComment('[openSSH] line 3: attempt started [7c040f5eef09]')).toBe('7c040f5eef09');
+    expect(keyOfComment('grant hook=input proto=tcp [c82f3af2e42b]')).toBe('c82f3af2e42b');
+    expect(keyOfComment('[openSSH] line 3')).toBeNull();
+    expect(keyOfComment(null)).toBeNull();
+  });
+});
+
+describe('a recorded standalone table', () => {
+  const json = parseTableJson(fixture('two-doors.standalone.json'), 'inet', 'knockc');
+  const text = parseElementsText(fixture('two-doors.standalone.txt'));
+  const t = withElements(json, text);
+
+  it('has the sets, chains and rules of the program', () => {
+    expect(t.sets.map((s) => s.name)).toContain('knockc_armed4_d0');
+    expect(t.sets.every((s) => s.key !== null)).toBe(true);
+    expect(t.chains.find((c) => c.name === 'prerouting')?.hook).toBe('prerouting');
+    const adv = t.rules.find((r) => r.chain === 'knockc_door4_d0' && r.comment === 'stage 2 -> 3')!;
+    expect(adv.counter?.packets).toBe(1);
+    expect(adv.setOps).toContainEqual({ op: 'update', set: 'knockc_grant4_g0_t30' });
+    expect(adv.setOps).toContainEqual({ op: 'delete', set: 'knockc_armed4_d0' });
+    const knock = t.rules.find((r) => r.chain === 'knockc_knock4')!;
+    // verdict map targets count as targets
+    expect(knock.targets.length).toBeGreaterThan(1);
+  });
+
+  it('reads elements to the millisecond from the text listing (the JSON has whole seconds)', () => {
+    const grant = t.sets.find((s) => s.name === 'knockc_grant4_g0_t30')!;
+    expect(grant.timeoutMs).toBe(30_000);
+    expect(grant.elements).toHaveLength(1);
+    expect(grant.elements[0]!.addr).toBe('127.0.0.1');
+    expect(grant.elements[0]!.expiresMs! % 1000).not.toBe(0);
+    const jsonGrant = json.sets.find((s) => s.name === 'knockc_grant4_g0_t30')!;
+    expect(jsonGrant.elements[0]!.expiresMs! % 1000).toBe(0);
+    expect(Math.abs(jsonGrant.elements[0]!.expiresMs! - grant.elements[0]!.expiresMs!)).toBeLessThan(1000);
+    const armed6 = t.sets.find((s) => s.name === 'knockc_armed6_d0')!;
+    expect(armed6.elements.map((e) => e.addr)).toEqual(['::1']);
+  });
+
+  it('parses wrapped element lists and per-element timeouts', () => {
+    const listing = [
+      'table inet knockc {',
+      '\tset knockc_grant4_g0_t30 {',
+      '\t\ttype ipv4_addr',
+      '\t\tflags dynamic,timeout',
+      '\t\ttimeout 30s',
+      '\t\telements = { 198.51.100.1 expires 1s, 198.51.100.2 timeout 1m expires 59s999ms,',
+      '\t\t\t     198.51.100.3 expires 2s }',
+      '\t}',
+      '\tset other {',
+      '\t\ttype ipv4_addr',
+      '\t\telements = { 10.0.0.1 }',
+      '\t}',
+      '}',
+    ].join('\n');
+    const m = parseElementsText(listing);
+    expect(m.get('knockc_grant4_g0_t30')).toEqual([
+      { addr: '198.51.100.1', timeoutMs: null, expiresMs: 1000 },
+      { addr: '198.51.100.2', timeoutMs: 60_000, expiresMs: 59_999 },
+      { addr: '198.51.100.3', timeoutMs: null, expiresMs: 2000 },
+    ]);
+    expect(m.has('other')).toBe(false);
+  });
+});
+
+describe('finding deployments', () => {
+  it('tells knockc\'s own table from objects in a user\'s table', () => {
+    const ds = findDeployments(fixture('chains.json'));
+    expect(ds).toEqual([
+      { family: 'inet', table: 'filter', mode: 'into' },
+      { family: 'inet', table: 'knockc', mode: 'standalone' },
+    ]);
+  });
+  it('ignores tables without knockc_* chains', () => {
+    const json = JSON.stringify({ nftables: [{ chain: { family: 'ip', table: 'nat', name: 'POSTROUTING' } }] });
+    expect(findDeployments(json)).toEqual([]);
+  });
+});
+
+describe('readTable', () => {
+  it('returns null for a missing table', async () => {
+    const run = fakeRunner(() => ({ code: 1, stderr: 'Error: No such file or directory\nlist table inet knockc\n' }));
+    expect(await readTable(run, 'inet', 'knockc')).toBeNull();
+  });
+  it('reads the text listing only when knockc sets hold elements', async () => {
+    const empty = JSON.stringify({ nftables: [{ set: { family: 'inet', table: 'knockc', name: 'knockc_armed4_d0', type: 'ipv4_addr', handle: 1 } }] });
+    const run = fakeRunner((cmd) => (cmd.includes('-j') ? { stdout: empty } : undefined));
+    const t = await readTable(run, 'inet', 'knockc');
+    expect(t?.sets).toHaveLength(1);
+    expect(run.calls).toHaveLength(1);
+    const run2 = fakeRunner((cmd) => ({ stdout: cmd.includes('-j') ? fixture('two-doors.standalone.json') : fixture('two-doors.standalone.txt') }));
+    await readTable(run2, 'inet', 'knockc');
+    expect(run2.calls.map((c) => c.cmd.join(' '))).toEqual(['nft -j list table inet knockc', 'nft list table inet knockc']);
+  });
+  it('reports other failures with nft\'s message', async () => {
+    const run = fakeRunner(() => ({ code: 1, stderr: 'Error: Operation not permitted' }));
+    await expect(readTable(run, 'inet', 'knockc')).rejects.toThrow(/Operation not permitted/);
+  });
+});

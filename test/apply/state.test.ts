@@ -1,0 +1,112 @@
+// Carry-over of live state into a reload script: which elements go where,
+// with which time left.
+import { describe, expect, it } from 'vitest';
+import { parseElementsText, parseTableJson, withElements, type LiveTable } from '../../src/host/nft.js';
+import { planCarryOver } from '../../src/apply/state.js';
+import { compile, config, fixture } from './helpers.js';
+
+const live: LiveTable = withElements(
+  parseTableJson(fixture('two-doors.standalone.json'), 'inet', 'knockc'),
+  parseElementsText(fixture('two-doors.standalone.txt')),
+);
+const opts = { family: 'inet', table: 'knockc', elapsedMs: 0, maxSources: null };
+const base = fixture('two-doors.conf');
+const elementsOf = (name: string) => live.sets.find((s) => s.name === name)!.elements;
+
+describe('carry-over', () => {
+  it('keeps every element of an unchanged config, with the time it had left', () => {
+    const p = planCarryOver(live, compile(config(base)).program.sets, opts);
+    expect(p.dropped).toEqual([]);
+    const total = live.sets.reduce((n, s) => n + s.elements.length, 0);
+    expect(p.carried.reduce((n, c) => n + c.count, 0)).toBe(total);
+    const grant = elementsOf('knockc_grant4_g0_t30')[0]!;
+    const line = p.lines.find((l) => l.includes('knockc_grant4_g0_t30'))!;
+    expect(line).toMatch(/^add element inet knockc knockc_grant4_g0_t30 \{ 127\.0\.0\.1 timeout 30s expires \d+s\d*m?s? \}$/);
+    expect(line).toContain(`expires ${Math.floor(grant.expiresMs! / 1000)}s`);
+    expect(p.lines.some((l) => l.startsWith('add element inet knockc knockc_armed6_d0 { ::1 timeout 5s expires '))).toBe(true);
+  });
+
+  it('subtracts the time between reading and loading', () => {
+    const p = planCarryOver(live, compile(config(base)).program.sets, { ...opts, elapsedMs: 1000 });
+    const grant = elementsOf('knockc_grant4_g0_t30')[0]!;
+    const m = /expires (\S+) \}/.exec(p.lines.find((l) => l.includes('knockc_grant4_g0_t30'))!)!;
+    expect(m[1]).toBe(`${Math.floor((grant.expiresMs! - 1000) / 1000)}s${(grant.expiresMs! - 1000) % 1000 ? `${(grant.expiresMs! - 1000) % 1000}ms` : ''}`);
+  });
+
+  it('follows a door to its new set names when doors are reordered (keys do not depend on order)', () => {
+    const [head, web] = base.split('[web]');
+    const reordered = `[web]${web}\n${head}`;
+    const next = compile(config(reordered)).program.sets;
+    expect(next.find((s) => s.name === 'knockc_armed4_d1')).toBeDefined();
+    const p = planCarryOver(live, next, opts);
+    expect(p.dropped).toEqual([]);
+    expect(p.carried).toContainEqual(expect.objectContaining({ from: 'knockc_armed4_d0', to: 'knockc_armed4_d1' }));
+    expect(p.lines.some((l) => l.startsWith('add element inet knockc knockc_armed4_d1 { 127.0.0.1 '))).toBe(true);
+  });
+
+  it('drops the attempts of a door whose sequence changed, and keeps its grant', () => {
+    const changed = base.replace('sequence      = 7000,8000:udp,9000', 'sequence      = 7000,8001:udp,9000');
+    const p = planCarryOver(live, compile(config(changed)).program.sets, opts);
+    const dropped = p.dropped.map((d) => d.name).sort();
+    expect(dropped).toEqual(['knockc_armed4_d0', 'knockc_armed6_d0', 'knockc_stage4_d0_1', 'knockc_stage4_d0_2', 'knockc_stage6_d0_1'].filter((n) => elementsOf(n).length > 0).sort());
+    expect(p.carried.map((c) => c.to).sort()).toEqual(['knockc_grant4_g0_t30', 'knockc_grant4_g1_t20']);
+  });
+
+  it('drops a grant whose lifetime changed (cmd_timeout), keeps the other door\'s state', () => {
+    const changed = base.replace('cmd_timeout   = 20', 'cmd_timeout   = 25');
+    const p = planCarryOver(live, compile(config(changed)).program.sets, opts);
+    expect(p.dropped.map((d) => d.name)).toEqual(['knockc_grant4_g1_t20']);
+    expect(p.carried.some((c) => c.to === 'knockc_armed4_d0')).toBe(true);
+  });
+
+  it('drops everything of a removed door', () => {
+    const only = base.split('[web]')[0]!;
+    const p = planCarryOver(live, compile(config(only)).program.sets, opts);
+    expect(p.dropped.map((d) => d.name)).toEqual(['knockc_grant4_g1_t20']);
+  });
+
+  it('keeps the longest-lived entries when a smaller --max-sources cannot hold them all', () => {
+    const sets = compile(config(base)).program.sets;
+    const grant = sets.find((s) => s.name === 'knockc_grant4_g0_t30')!;
+    const many: LiveTable = {
+      ...live,
+      sets: [{ ...live.sets.find((s) => s.name === grant.name)!, elements: [1, 2, 3].map((i) => ({ addr: `198.51.100.${i}`, timeoutMs: null, expiresMs: i * 1000 })) }],
+    };
+    const p = planCarryOver(many, sets, { ...opts, maxSources: 2 });
+    expect(p.carried).toEqual([expect.objectContaining({ to: grant.name, count: 2, overflow: 1 })]);
+    expect(p.lines[0]).toContain('198.51.100.3');
+    expect(p.lines[0]).toContain('198.51.100.2');
+    expect(p.lines[0]).not.toContain('198.51.100.1 ');
+  });
+
+  it('skips elements that expire during the reload and anything that is not an address', () => {
+    const sets = compile(config(base)).program.sets;
+    const t: LiveTable = {
+      ...live,
+      sets: [
+        {
+          ...live.sets.find((s) => s.name === 'knockc_grant4_g0_t30')!,
+          elements: [
+            { addr: '198.51.100.1', timeoutMs: null, expiresMs: 5 },
+            { addr: '198.51.100.2 } ; flush ruleset ; add element x y { 1', timeoutMs: null, expiresMs: 5000 },
+            { addr: '198.51.100.3', timeoutMs: null, expiresMs: 5000 },
+          ],
+        },
+      ],
+    };
+    const p = planCarryOver(t, sets, opts);
+    expect(p.lines).toEqual(['add element inet knockc knockc_grant4_g0_t30 { 198.51.100.3 timeout 30s expires 5s }']);
+  });
+
+  it('carries elements of sets without timeout as bare addresses', () => {
+    const permanent = base.replace(/\tcmd_timeout   = 20\n\tstop_command .*\n/, '');
+    const sets = compile(config(permanent)).program.sets;
+    const perm = sets.find((s) => s.role === 'grant' && s.timeout === null)!;
+    const t: LiveTable = { ...live, sets: [{ name: 'knockc_old', handle: 1, type: 'ipv4_addr', comment: `x [${perm.key}]`, key: perm.key, timeoutMs: null, size: null, elements: [{ addr: '198.51.100.7', timeoutMs: null, expiresMs: null }] }] };
+    expect(planCarryOver(t, sets, opts).lines).toEqual([`add element inet knockc ${perm.name} { 198.51.100.7 }`]);
+  });
+
+  it('does nothing when nothing was loaded', () => {
+    expect(planCarryOver(null, compile(config(base)).program.sets, opts)).toEqual({ lines: [], carried: [], dropped: [] });
+  });
+});
