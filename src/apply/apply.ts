@@ -10,6 +10,7 @@ import { diffReload, type ReloadDiff } from './diff.js';
 import { mapNftErrors, type MappedError } from './errors.js';
 import { foreignObjects, foreignReferences, hookRules, reloadScript, removalScript, type NftLocation } from './script.js';
 import { planCarryOver, type CarryPlan } from './state.js';
+import { grantWords, setMeaning } from '../status/labels.js';
 
 /** A problem found before anything was sent to the kernel (nothing changed). */
 export class ApplyRefused extends Error {}
@@ -103,7 +104,14 @@ export async function applyNft(req: NftApplyRequest): Promise<NftApplyReport> {
 const hasKnockc = (t: LiveTable): boolean => t.sets.some((s) => isKnockcName(s.name)) || t.chains.some((c) => isKnockcName(c.name));
 
 export interface RemoveReport {
-  readonly removed: ReadonlyArray<{ readonly where: Deployment; readonly sets: number; readonly chains: number; readonly hooks: number }>;
+  readonly removed: ReadonlyArray<{
+    readonly where: Deployment;
+    readonly sets: number;
+    readonly chains: number;
+    readonly hooks: number;
+    /** Standalone: the grants whose ports knockc guarded (they are now as the user's firewall leaves them). */
+    readonly unguarded: readonly string[];
+  }>;
   readonly ok: boolean;
   readonly stderr: string;
   readonly ms: number;
@@ -145,6 +153,7 @@ export async function removeNft(run: Runner, where: readonly Deployment[] | null
       sets: live.sets.filter((s) => isKnockcName(s.name) || d.mode === 'standalone').length,
       chains: live.chains.filter((c) => isKnockcName(c.name) || d.mode === 'standalone').length,
       hooks: d.mode === 'into' ? hookRules(live).length : 0,
+      unguarded: d.mode === 'standalone' ? [...new Set(live.sets.filter((s) => setMeaning(s.name).role === 'grant' && /\bproto=(tcp|udp)\b/.test(s.comment ?? '')).map((s) => grantWords(s.comment)))].sort() : [],
     });
   }
   if (parts.length === 0) return { removed: [], ok: true, stderr: '', ms: performance.now() - t0 };

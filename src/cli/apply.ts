@@ -11,6 +11,7 @@ import { formatMappedErrors } from '../apply/errors.js';
 import type { NftLocation } from '../apply/script.js';
 import { listDeployments } from '../host/nft.js';
 import { failed, formatChecks, preflightNft } from '../host/preflight.js';
+import { setMeaning } from '../status/labels.js';
 import { HostError, localRunner, type Runner } from '../host/runner.js';
 import { Exit, EXIT_FINDINGS, EXIT_USAGE, loadOrExit, packageVersion } from './common.js';
 import { maxSources, parseInto } from './compile.js';
@@ -84,20 +85,33 @@ interface ApplyFlags extends HostFlags {
 const ms = (x: number): string => `${Math.round(x)} ms`;
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
+/** "2 attempts in progress, 1 grant" from carried (or dropped) sets. */
+function stateWords(sets: ReadonlyArray<{ name: string; count: number }>): string {
+  let attempts = 0;
+  let grants = 0;
+  for (const s of sets) {
+    const role = setMeaning(s.name).role;
+    if (role === 'armed') attempts += s.count;
+    else if (role === 'grant') grants += s.count;
+  }
+  return [attempts ? plural(attempts, 'attempt') + ' in progress' : '', grants ? plural(grants, 'grant') : ''].filter(Boolean).join(', ');
+}
+
+function stateLine(r: NftApplyReport, dry: boolean): string {
+  const kept = stateWords(r.carry.carried.map((c) => ({ name: c.to, count: c.count })));
+  const dropped = stateWords(r.carry.dropped);
+  if (!kept && !dropped) return '';
+  const parts = [kept ? `${kept} ${dry ? 'would be' : ''} kept`.replace('  ', ' ') : '', dropped ? `${dropped} of removed or changed doors ${dry ? 'would be ' : ''}dropped` : ''];
+  return `knockc: live state: ${parts.filter(Boolean).join('; ')}\n`;
+}
+
 function summary(r: NftApplyReport): string {
-  const kept = r.carry.carried.reduce((n, c) => n + c.count, 0);
-  const dropped = r.carry.dropped.reduce((n, c) => n + c.count, 0);
   const overflow = r.carry.carried.reduce((n, c) => n + c.overflow, 0);
   const doors = r.diff.doors.filter((d) => d.change !== 'removed').length;
-  const parts = [`knockc: loaded ${plural(doors, 'door')} into ${locationText(r.location)} (one nft transaction, ${ms(r.ms.load)})`];
-  if (kept || dropped) {
-    parts.push(
-      `knockc: live state: ${plural(kept, 'source entry', 'source entries')} kept` +
-        (dropped ? `, ${plural(dropped, 'entry', 'entries')} of removed or changed doors and grants dropped` : ''),
-    );
-  }
-  if (overflow) parts.push(`knockc: warning: ${plural(overflow, 'entry', 'entries')} did not fit the new --max-sources and were dropped (those with the least time left)`);
-  return `${parts.join('\n')}\n`;
+  let out = `knockc: loaded ${plural(doors, 'door')} into ${locationText(r.location)} (one nft transaction, ${ms(r.ms.load)})\n`;
+  out += stateLine(r, false);
+  if (overflow) out += `knockc: warning: ${plural(overflow, 'entry', 'entries')} did not fit the new --max-sources and were dropped (those with the least time left)\n`;
+  return out;
 }
 
 export function registerApply(program: Command, run: Runner = localRunner): void {
@@ -151,14 +165,11 @@ export function registerApply(program: Command, run: Runner = localRunner): void
         }
         if (flags.printScript) process.stdout.write(r.script);
         if (flags.dryRun) {
-          if (!flags.printScript) process.stdout.write(formatDiff(r.diff, locationText(loc)));
-          const kept = r.carry.carried.reduce((n, c) => n + c.count, 0);
-          const dropped = r.carry.dropped.reduce((n, c) => n + c.count, 0);
-          if (!flags.printScript && (kept || dropped)) process.stdout.write(`  live state: ${kept} source entries would be kept, ${dropped} dropped\n`);
+          if (!flags.printScript) process.stdout.write(formatDiff(r.diff, locationText(loc)) + stateLine(r, true));
         }
         if (!r.ok) {
           process.stderr.write(formatMappedErrors(r.errors, file));
-          process.stderr.write(`knockc: ${flags.dryRun ? 'nft -c rejects these rules' : 'the kernel refused the rules'}; nothing was changed\n`);
+          process.stderr.write(`knockc: ${flags.dryRun ? 'nft -c rejects these rules' : 'nft refused the rules'}; nothing was changed\n`);
           throw new Exit(EXIT_FINDINGS);
         }
         const out = flags.printScript ? process.stderr : process.stdout;

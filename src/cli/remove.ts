@@ -49,6 +49,10 @@ export function registerRemove(program: Command, run: Runner = localRunner): voi
               : `knockc: removed from table ${d.family} ${d.table}: ${x.chains} knockc chain(s), ${x.sets} set(s), ${x.hooks} jump(s)\n`,
           );
         }
+        const unguarded = [...new Set(r.removed.flatMap((x) => x.unguarded))];
+        if (unguarded.length) {
+          process.stderr.write(`knockc: note: knockc no longer guards ${unguarded.join(', ')}: new connections there are now as your own firewall leaves them\n`);
+        }
         if (flags.verbose) process.stderr.write(`knockc: ${Math.round(r.ms)} ms\n`);
       });
     });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { codeInfo } from '../diagnostics/codes.js';
 import { formatText } from '../diagnostics/format.js';
 import { simulate } from '../simulate/simulate.js';
 import { parseTrace } from '../simulate/trace.js';
@@ -27,7 +28,7 @@ export function registerSimulate(program: Command): void {
       const { events, errors } = parseTrace(file, text);
       if (errors.length > 0) {
         process.stderr.write(
-          formatText(errors.map((e) => ({ code: 'KC501', severity: 'error' as const, message: e.message, range: e.range, hint: 'see `knockc simulate --help` for the trace format' }))),
+          formatText(errors.map((e) => ({ code: 'KC501', severity: 'error' as const, message: e.message, range: e.range, hint: codeInfo('KC501').hint }))),
         );
         throw new Exit(EXIT_USAGE);
       }

@@ -1,5 +1,5 @@
 // Every finding knockc can report, with a stable code. The docs table
-// (docs/lint-rules.md) is generated from this list, and a test checks that
+// (README.md, section "Lint rules", via `npm run docs`) is generated from this list, and a test checks that
 // each code has an example that triggers it.
 import type { Severity } from './diagnostic.js';
 
@@ -17,7 +17,7 @@ export interface CodeInfo {
 const list: CodeInfo[] = [
   // Input problems: the file cannot be read at all.
   { code: 'KC001', severity: 'error', title: 'cannot read file', hint: 'check the path and permissions', example: '(a path that does not exist)', knockdRejects: true },
-  { code: 'KC002', severity: 'error', title: 'not a regular file', hint: 'give the path of a knockd.conf file, not a directory', example: '(a directory)', knockdRejects: true },
+  { code: 'KC002', severity: 'error', title: 'not a regular file', hint: 'give the path of a knockd.conf file, not a directory', example: '(a directory)' },
   { code: 'KC003', severity: 'error', title: 'file too large', hint: 'a knockd.conf is a few kilobytes; is this the right file?', example: '(a file over 16 MiB)' },
 
   // What knockd 0.8 rejects.

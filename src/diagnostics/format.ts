@@ -100,5 +100,8 @@ export function formatSarif(ds: readonly Diagnostic[], toolVersion: string): str
 /** SARIF wants URIs; relative paths stay relative to the repository root. */
 function toUri(file: string): string {
   if (file === '<stdin>') return 'stdin';
+  // GitHub code scanning links only paths relative to the repository (the working directory in CI).
+  const cwd = process.cwd().replace(/\/$/, '') + '/';
+  if (file.startsWith(cwd)) file = file.slice(cwd.length);
   return file.split('/').map(encodeURIComponent).join('/');
 }

@@ -91,7 +91,7 @@ describe.skipIf(!ready)('knockc apply / remove / status (CLI, scratch network na
     expect(nft('list', 'set', 'inet', 'knockc', 'knockc_armed4_d0')).toContain('198.51.100.7');
     const r = knockc('apply', join(tmp, 'reordered.conf'));
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain('knockc: live state: 3 source entries kept');
+    expect(r.stdout).toContain('knockc: live state: 1 attempt in progress, 1 grant kept\n');
     // openSSH is door 1 now: its sets are named ..._d1.
     expect(nft('list', 'set', 'inet', 'knockc', 'knockc_armed4_d1')).toMatch(/198\.51\.100\.7 timeout 30s expires (1\d|2[0-4])s/);
     const j = JSON.parse(knockc('status', '--json').stdout) as { deployments: Array<{ doors: Array<{ name: string; attempts: Array<{ source: string; stage: number }> }>; grants: Array<{ source: string; expiresMs: number }> }> };

@@ -148,6 +148,17 @@ describe('knockc lint: several files and standard input', () => {
     expect(r.stdout).toContain('<stdin>:1:1: error: standard input: more than');
   });
 
+  it('a config with 100,000 doors: findings for all, exit 0, no stack trace', () => {
+    const file = join(tmp, 'many-doors.conf');
+    let text = '';
+    for (let i = 0; i < 100_000; i++) text += `[d${i}]\nsequence=${(i % 60_000) + 1},${((i * 7) % 60_000) + 1},${((i * 13) % 60_000) + 1}\n`;
+    writeFileSync(file, text);
+    const r = knockc(['lint', '-f', 'json', file]);
+    noCrash(r, 'many doors');
+    expect(r.status).toBe(0);
+    expect((JSON.parse(r.stdout) as JsonOut).findings.length).toBeGreaterThan(100_000);
+  }, 120_000);
+
   it('text output has no colour codes when not on a terminal', () => {
     expect(knockc(['lint', ERR]).stdout).not.toContain('\x1b[');
   });

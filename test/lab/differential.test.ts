@@ -33,6 +33,8 @@ console.info(
 );
 
 const TARGETS = [KNOCKD, ...KNOCKC_TARGETS];
+/** Summary printed at the end: what the random scenarios covered. */
+const stats = { scenarios: 0, packets: 0, openings: 0, probes: 0, openProbes: 0, candidates: 0, rejected: {} as Record<string, number> };
 const C0V4: Src = { client: 0, family: 4 };
 const C1V4: Src = { client: 1, family: 4 };
 const C0V6: Src = { client: 0, family: 6 };
@@ -70,6 +72,13 @@ describeLab('differential: knockd 0.8 vs every knockc target, real packets', () 
 
   afterAll(async () => {
     await pool?.stop();
+    if (stats.scenarios) {
+      console.info(
+        `[differential] seed ${seed}: ${stats.scenarios} random scenario(s) passed: ${stats.packets} packets, ${stats.openings} openings, ` +
+          `${stats.probes} probes x ${TARGETS.length} servers (${stats.openProbes} expected open); ${stats.candidates} candidates generated, ` +
+          `rejected: ${JSON.stringify(stats.rejected)}`,
+      );
+    }
   });
 
   describe('hand-written scenarios', () => {
@@ -198,6 +207,13 @@ describeLab('differential: knockd 0.8 vs every knockc target, real packets', () 
       test.concurrent(`random #${i} (KNOCKC_SEED=${seed} KNOCKC_SCENARIO=${i})`, async () => {
         const s: Scenario = generateScenario(seed, i);
         await pool.withLane((lane, lab) => differential(lab, lane, `random #${i}`, s.config, s.trace, s.expected, describeScenario(s)));
+        stats.scenarios++;
+        stats.packets += s.trace.packets.length;
+        stats.openings += s.openings;
+        stats.probes += s.trace.probes.length;
+        stats.openProbes += s.expected.filter((e) => e === 'open').length;
+        stats.candidates += s.attempts;
+        for (const [k, v] of Object.entries(s.rejected)) stats.rejected[k] = (stats.rejected[k] ?? 0) + v;
       }, 180_000);
     }
   });

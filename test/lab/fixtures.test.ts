@@ -157,8 +157,9 @@ describeLab('fixture doors, real packets, knockd and every knockc target', () =>
     const config0 = parseOrThrow(c.text, c.name);
     const doors = kernelDoors(config0);
     const openers = doors.filter((p) => grantOf(p.families.ip) || grantOf(p.families.ip6));
-    const t = doors.length === 0 ? test.skip : test.concurrent;
-    t(`${c.name}: ${openers.map((p) => p.door.name).join(', ') || 'no kernel door'}`, async () => {
+    // Seeds without kernel doors have no case (the coverage test above names them).
+    if (doors.length === 0) continue;
+    test.concurrent(`${c.name}: ${openers.map((p) => p.door.name).join(', ')}`, async () => {
       await pool.withLane(async (lane, lab) => runCase(lab, lane, c));
     }, 240_000);
   }

@@ -158,14 +158,19 @@ function randomTrace(r: Rng, doors: readonly RandomDoor[]): TracePacket[] {
   const out: TracePacket[] = [];
   let second = 0;
   let lastT = -1;
-  const at = (advance: number): number => {
+  let lastClient = -1;
+  const at = (advance: number, client: number): number => {
     second += advance;
-    // A fraction in [0.25, 0.75], after the previous packet by at least 0.1 s.
+    // A fraction in [0.25, 0.75]; after the previous packet by at least 0.1 s, or 0.3 s when
+    // it came from the other client (packets of one client keep their order; packets of two
+    // clients could swap if one ran late, and their order can matter to knockd).
+    const gap = client === lastClient ? 0.1 : 0.3;
     let t = second + 0.25 + Math.round(r.next() * 50) / 100;
-    if (t < lastT + 0.1) t = lastT + 0.1;
+    if (t < lastT + gap) t = lastT + gap;
     if (t - Math.floor(t) > 0.75) t = Math.floor(t) + 1.25;
     second = Math.floor(t);
     lastT = t;
+    lastClient = client;
     return Math.round(t * 1000) / 1000;
   };
   const steps = r.int(2, 9);
@@ -176,7 +181,7 @@ function randomTrace(r: Rng, doors: readonly RandomDoor[]): TracePacket[] {
     if (kind === 'noise') {
       const proto = r.pick(['tcp', 'tcp', 'udp'] as const);
       const port = r.pick([...KNOCK_PORTS, ...NOISE_PORTS]);
-      out.push({ t: at(gap), src, proto, port, ...(proto === 'tcp' ? { flags: r.pick(NOISE_FLAGS) } : {}) });
+      out.push({ t: at(gap, src.client), src, proto, port, ...(proto === 'tcp' ? { flags: r.pick(NOISE_FLAGS) } : {}) });
       continue;
     }
     const d = r.pick(doors);
@@ -184,7 +189,7 @@ function randomTrace(r: Rng, doors: readonly RandomDoor[]): TracePacket[] {
     const ks = kind === 'door' ? d.knocks : kind === 'prefix' ? d.knocks.slice(0, cut) : d.knocks.slice(cut);
     const letters = lettersFor(d.flags);
     ks.forEach((k, i) => {
-      const t = at(i === 0 ? gap : r.pick([0, 0, 0, 1, 1, 2]));
+      const t = at(i === 0 ? gap : r.pick([0, 0, 0, 1, 1, 2]), src.client);
       out.push({ t, src, proto: k.proto, port: k.port, ...(k.proto === 'tcp' ? { flags: letters } : {}) });
     });
   }
