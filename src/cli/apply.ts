@@ -156,13 +156,6 @@ export function registerApply(program: Command, run: Runner = localRunner): void
       await hostStep(async () => {
         await preflightOrExit(run, loc.mode, flags.verbose === true);
         const r = await applyNft({ run, config: loaded.config, compiled, location: loc, maxSources: size, dryRun: flags.dryRun === true });
-        const others = (await listDeployments(run)).filter((d) => !(d.family === loc.family && d.table === loc.table));
-        for (const d of others) {
-          process.stderr.write(
-            `knockc: warning: knockc rules are also loaded in table ${d.family} ${d.table}${d.mode === 'into' ? ' (--into)' : ''}: knocks are then counted twice; ` +
-              `remove them with knockc remove ${d.mode === 'into' ? `--into "${d.family} ${d.table}"` : `--table ${d.table}`}\n`,
-          );
-        }
         if (flags.printScript) process.stdout.write(r.script);
         if (flags.dryRun) {
           if (!flags.printScript) process.stdout.write(formatDiff(r.diff, locationText(loc)) + stateLine(r, true));
@@ -171,6 +164,14 @@ export function registerApply(program: Command, run: Runner = localRunner): void
           process.stderr.write(formatMappedErrors(r.errors, file));
           process.stderr.write(`knockc: ${flags.dryRun ? 'nft -c rejects these rules' : 'nft refused the rules'}; nothing was changed\n`);
           throw new Exit(EXIT_FINDINGS);
+        }
+        // Only a warning: a failure to list must not turn a done apply into an error.
+        const others = (await listDeployments(run).catch(() => [])).filter((d) => !(d.family === loc.family && d.table === loc.table));
+        for (const d of others) {
+          process.stderr.write(
+            `knockc: warning: knockc rules are also loaded in table ${d.family} ${d.table}${d.mode === 'into' ? ' (--into)' : ''}: knocks are then counted twice; ` +
+              `remove them with knockc remove ${d.mode === 'into' ? `--into "${d.family} ${d.table}"` : `--table ${d.table}`}\n`,
+          );
         }
         const out = flags.printScript ? process.stderr : process.stdout;
         if (flags.dryRun) out.write(`knockc: dry run: nft -c accepts these rules (${ms(r.ms.load)}); the kernel was not touched\n`);
