@@ -13,7 +13,12 @@ import { listDeployments } from '../host/nft.js';
 import { failed, formatChecks, preflightNft } from '../host/preflight.js';
 import { setMeaning } from '../status/labels.js';
 import { HostError, localRunner, type Runner } from '../host/runner.js';
-import { Exit, EXIT_FINDINGS, EXIT_USAGE, loadOrExit, packageVersion } from './common.js';
+import { compileIptables, IPTABLES_DEFAULTS, IptablesError } from '../targets/iptables.js';
+import { applyIptables, FAMILIES, otherBackendHasKnockc, toolOf, type IptCompiled } from '../apply/iptables-host.js';
+import { preflightIptables, type Backend } from '../host/iptables.js';
+import { checkPrivileges, versionAtLeast } from '../host/preflight.js';
+import type { Family } from '../model/grant.js';
+import { Exit, EXIT_FINDINGS, EXIT_USAGE, loadOrExit, packageVersion, type LoadedConfig } from './common.js';
 import { maxSources, parseInto } from './compile.js';
 
 /** The host is not ready (permissions, tools, kernel): nothing was changed. */
@@ -36,9 +41,32 @@ export function targetOption(): Option {
   return new Option('-t, --target <target>', 'ruleset flavour').choices(['nft', 'iptables']).default('nft');
 }
 
-/** iptables is not wired to the host yet: say so plainly (exit 2). */
-export function refuseIptables(command: string): never {
-  usage(`${command} is not yet supported for --target iptables (use knockc compile --target iptables and iptables-restore --noflush, as the compiled file's header explains)`);
+/** Options of the nft target that mean nothing for --target iptables. */
+export function refuseNftOptions(cmd: Command, names: readonly string[]): void {
+  const given = names.find((n) => cmd.getOptionValueSource(n) === 'cli');
+  if (given) usage(`--${given.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for --target nft; --target iptables loads knockc_* chains into the filter table of the iptables your firewall uses`);
+}
+
+export const IPTABLES_MIN = [1, 6, 0] as const;
+
+/** The checks of the iptables target: root, which iptables (nft or legacy), its version and tools, xt_recent capacity. */
+export async function preflightIptablesOrExit(run: Runner, verbose: boolean): Promise<Backend> {
+  const checks = [await checkPrivileges(run)];
+  const ipt = await preflightIptables(run);
+  checks.push(...ipt.checks);
+  if (ipt.backend) {
+    const r = await run([toolOf(ipt.backend, 'ip', ''), '--version']);
+    const v = /v(\d+\.\d+(?:\.\d+)?)/.exec(r.stdout)?.[1] ?? null;
+    if (v === null) checks.push({ level: 'error', what: 'iptables', message: `${toolOf(ipt.backend, 'ip', '')} --version: no version (${(r.stderr || r.stdout).trim()})` });
+    else if (!versionAtLeast(v, IPTABLES_MIN)) checks.push({ level: 'error', what: 'iptables', message: `iptables ${v} is too old: knockc needs ${IPTABLES_MIN.join('.')} or newer` });
+    else checks.push({ level: 'ok', what: 'iptables', message: `iptables ${v} (${ipt.backend})` });
+  }
+  process.stderr.write(formatChecks(checks, verbose ? 'all' : 'problems'));
+  if (failed(checks).length || !ipt.backend) {
+    process.stderr.write('knockc: the host is not ready; nothing was changed\n');
+    throw new Exit(EXIT_HOST);
+  }
+  return ipt.backend;
 }
 
 export function nftLocation(flags: HostFlags): NftLocation {
@@ -75,6 +103,7 @@ export async function preflightOrExit(run: Runner, mode: 'standalone' | 'into', 
 
 interface ApplyFlags extends HostFlags {
   interface?: string;
+  guard?: boolean;
   log?: boolean;
   maxSources?: string;
   dryRun?: boolean;
@@ -122,6 +151,7 @@ export function registerApply(program: Command, run: Runner = localRunner): void
     .addOption(targetOption())
     .option('-i, --interface <iface>', 'count knocks only on this interface, like knockd -i (overrides Interface in [options])')
     .option('--log', 'kernel log lines like knockd\'s ("DOOR: Stage N", "DOOR: OPEN SESAME")')
+    .option('--guard', 'iptables: also drop new connections to granted ports from sources without the grant')
     .option('--max-sources <n>', 'bound every kernel set to N sources')
     .option('--table <name>', 'name of knockc\'s own nft table', 'knockc')
     .option('--into <family-table>', 'load into your nft table instead, e.g. "inet filter"')
@@ -131,7 +161,8 @@ export function registerApply(program: Command, run: Runner = localRunner): void
     .option('--print-script', 'print the nft script that is (or, with --dry-run, would be) loaded')
     .option('-v, --verbose', 'print the host checks and timings')
     .action(async (file: string, flags: ApplyFlags, cmd: Command) => {
-      if (flags.target === 'iptables') refuseIptables('apply');
+      if (flags.target === 'iptables') return applyIptablesCommand(run, file, flags, cmd);
+      if (flags.guard) usage('--guard is for --target iptables (the nft target guards granted ports itself in its own table)');
       if (cmd.getOptionValueSource('table') === 'cli' && flags.into) usage('--table names knockc\'s own table; it does not go with --into');
       const loc = nftLocation(flags);
       const size = flags.maxSources === undefined ? null : maxSources(flags.maxSources);
@@ -179,4 +210,61 @@ export function registerApply(program: Command, run: Runner = localRunner): void
         if (flags.verbose) process.stderr.write(`knockc: read ${ms(r.ms.read)}, load ${ms(r.ms.load)}, total ${ms(r.ms.total)}\n`);
       });
     });
+}
+
+/** Compiles both families for --target iptables (exit 1 with the message when iptables cannot express the config). */
+function compileBoth(config: LoadedConfig['config'], flags: ApplyFlags, file: string): Record<Family, IptCompiled> {
+  const out = {} as Record<Family, IptCompiled>;
+  for (const family of FAMILIES) {
+    try {
+      const c = compileIptables(config, { ...IPTABLES_DEFAULTS, family, iface: flags.interface ?? null, log: flags.log === true, guard: flags.guard === true, version: packageVersion(), source: file });
+      out[family] = { text: c.text, hooks: c.ruleset.hooks };
+    } catch (e) {
+      if (!(e instanceof IptablesError)) throw e;
+      process.stderr.write(`knockc: ${e.message}\nknockc: nothing was changed\n`);
+      throw new Exit(EXIT_FINDINGS);
+    }
+  }
+  return out;
+}
+
+async function applyIptablesCommand(run: Runner, file: string, flags: ApplyFlags, cmd: Command): Promise<void> {
+  refuseNftOptions(cmd, ['table', 'into', 'chain', 'forwardChain', 'maxSources']);
+  const loaded = loadOrExit(file);
+  const warnings = lintParsed(loaded, { interfaceOption: flags.interface ?? null, target: 'iptables' }).filter((d) => ['KC401', 'KC402', 'KC404'].includes(d.code));
+  if (warnings.length) process.stderr.write(formatText(warnings, process.stderr.isTTY === true));
+  const compiled = compileBoth(loaded.config, flags, file);
+  await hostStep(async () => {
+    const backend = await preflightIptablesOrExit(run, flags.verbose === true);
+    const r = await applyIptables({ run, backend, compiled, dryRun: flags.dryRun === true });
+    if (flags.printScript) for (const f of FAMILIES) process.stdout.write(`# ${toolOf(backend, f, 'restore')} --noflush\n${r.inputs[f]}`);
+    if (flags.dryRun && !flags.printScript) process.stdout.write(r.diff + iptStateLine(r.kept, r.dropped, true));
+    if (!r.ok) {
+      process.stderr.write(r.error);
+      if (r.rolledBack === false) {
+        process.stderr.write(`knockc: ${toolOf(backend, 'ip6', 'restore')} refused the IPv6 rules, and putting the IPv4 rules back failed: check with ${toolOf(backend, 'ip', 'save')}\n`);
+        throw new Exit(EXIT_HOST);
+      }
+      process.stderr.write(`knockc: ${flags.dryRun ? 'iptables-restore --test rejects these rules' : `iptables-restore refused the rules${r.rolledBack ? ' (IPv6; the IPv4 rules loaded just before were put back)' : ''}`}; nothing was changed\n`);
+      throw new Exit(EXIT_FINDINGS);
+    }
+    if (await otherBackendHasKnockc(run, backend).catch(() => false)) {
+      const other = backend === 'nft' ? 'legacy' : 'nft';
+      process.stderr.write(`knockc: warning: knockc chains are also loaded in iptables-${other}: knocks may be counted twice there; remove them with ${toolOf(other, 'ip', '')}-save / -D / -F / -X (knockc remove only touches iptables-${backend})\n`);
+    }
+    const out = flags.printScript ? process.stderr : process.stdout;
+    if (flags.dryRun) out.write(`knockc: dry run: iptables-restore --test accepts these rules (${ms(r.ms.load)}); the kernel was not touched\n`);
+    else {
+      out.write(`knockc: loaded ${plural(r.doors, 'door')} into iptables-${backend} (IPv4 and IPv6 table filter, one iptables-restore per family, ${ms(r.ms.load)})\n`);
+      out.write(iptStateLine(r.kept, r.dropped, false));
+    }
+    if (flags.verbose) process.stderr.write(`knockc: read ${ms(r.ms.read)}, load ${ms(r.ms.load)}, total ${ms(r.ms.total)}\n`);
+  });
+}
+
+function iptStateLine(kept: number, dropped: number, dry: boolean): string {
+  if (!kept && !dropped) return '';
+  const w = dry ? 'would be ' : '';
+  const parts = [kept ? `${plural(kept, 'source')} in kept lists (attempts and grants) ${w}kept` : '', dropped ? `${plural(dropped, 'source')} in lists no longer used ${w}dropped` : ''];
+  return `knockc: live state: ${parts.filter(Boolean).join('; ')}\n`;
 }

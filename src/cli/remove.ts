@@ -6,7 +6,8 @@ import { removeNft } from '../apply/apply.js';
 import type { Deployment } from '../host/nft.js';
 import { localRunner, type Runner } from '../host/runner.js';
 import { Exit, EXIT_FINDINGS } from './common.js';
-import { type HostFlags, hostStep, nftLocation, preflightOrExit, refuseIptables, targetOption, usage } from './apply.js';
+import { type HostFlags, hostStep, nftLocation, preflightIptablesOrExit, preflightOrExit, refuseNftOptions, targetOption, usage } from './apply.js';
+import { famText, removeIptables, toolOf } from '../apply/iptables-host.js';
 
 interface RemoveFlags extends HostFlags {
   verbose?: boolean;
@@ -30,7 +31,24 @@ export function registerRemove(program: Command, run: Runner = localRunner): voi
     .option('--into <family-table>', 'only knockc\'s objects in your table, e.g. "inet filter"')
     .option('-v, --verbose', 'print the host checks and timings')
     .action(async (flags: RemoveFlags, cmd: Command) => {
-      if (flags.target === 'iptables') refuseIptables('remove');
+      if (flags.target === 'iptables') {
+        refuseNftOptions(cmd, ['table', 'into']);
+        await hostStep(async () => {
+          const backend = await preflightIptablesOrExit(run, flags.verbose === true);
+          const r = await removeIptables(run, backend);
+          if (!r.ok) {
+            process.stderr.write(r.error);
+            process.stderr.write('knockc: iptables-restore refused the removal; nothing was changed\n');
+            throw new Exit(EXIT_FINDINGS);
+          }
+          if (r.removed.length === 0) process.stdout.write(`knockc: nothing to remove (no knockc rules are loaded in iptables-${backend})\n`);
+          for (const x of r.removed) {
+            process.stdout.write(`knockc: removed from ${toolOf(backend, x.family, '')} (${famText(x.family)}, table filter): ${x.chains} knockc chain(s), ${x.hooks} jump(s)\n`);
+          }
+          if (flags.verbose) process.stderr.write(`knockc: ${Math.round(r.ms)} ms\n`);
+        });
+        return;
+      }
       const where = namedLocation(flags, cmd);
       await hostStep(async () => {
         await preflightOrExit(run, 'standalone', flags.verbose === true);

@@ -5,7 +5,8 @@ import { listDeployments, readTable } from '../host/nft.js';
 import { localRunner, type Runner } from '../host/runner.js';
 import { deploymentStatus, formatStatus, statusJson, type DeploymentStatus } from '../status/status.js';
 import { Exit, EXIT_FINDINGS } from './common.js';
-import { type HostFlags, hostStep, preflightOrExit, refuseIptables, targetOption } from './apply.js';
+import { type HostFlags, hostStep, preflightIptablesOrExit, preflightOrExit, refuseNftOptions, targetOption } from './apply.js';
+import { statusIptables } from '../apply/iptables-host.js';
 import { namedLocation } from './remove.js';
 
 interface StatusFlags extends HostFlags {
@@ -23,15 +24,21 @@ export function registerStatus(program: Command, run: Runner = localRunner): voi
     .option('--into <family-table>', 'only knockc\'s objects in your table, e.g. "inet filter"')
     .option('--no-color', 'no colours, even on a terminal')
     .action(async (flags: StatusFlags, cmd: Command) => {
-      if (flags.target === 'iptables') refuseIptables('status');
-      const where = namedLocation(flags, cmd);
+      const ipt = flags.target === 'iptables';
+      if (ipt) refuseNftOptions(cmd, ['table', 'into']);
+      const where = ipt ? null : namedLocation(flags, cmd);
       await hostStep(async () => {
-        await preflightOrExit(run, 'standalone', false);
-        const targets = where ?? (await listDeployments(run));
         const out: DeploymentStatus[] = [];
-        for (const d of targets) {
-          const t = await readTable(run, d.family, d.table);
-          if (t) out.push(deploymentStatus(d, t));
+        if (ipt) {
+          const backend = await preflightIptablesOrExit(run, false);
+          out.push(...(await statusIptables(run, backend)));
+        } else {
+          await preflightOrExit(run, 'standalone', false);
+          const targets = where ?? (await listDeployments(run));
+          for (const d of targets) {
+            const t = await readTable(run, d.family, d.table);
+            if (t) out.push(deploymentStatus(d, t));
+          }
         }
         if (flags.json) process.stdout.write(statusJson(out));
         else if (out.length) process.stdout.write(formatStatus(out, { color: flags.color !== false && process.stdout.isTTY === true && !process.env['NO_COLOR'] }));

@@ -39,7 +39,9 @@ export interface GrantStatus {
 }
 
 export interface DeploymentStatus {
-  readonly target: 'nft';
+  readonly target: 'nft' | 'iptables';
+  /** --target iptables: which iptables holds the rules (nft or legacy). */
+  readonly backend?: string;
   readonly family: string;
   readonly table: string;
   readonly mode: 'standalone' | 'into';
@@ -210,7 +212,13 @@ export function formatStatus(ds: readonly DeploymentStatus[], opts: { color: boo
   const out: string[] = [];
   for (const d of ds) {
     if (out.length) out.push('');
-    out.push(p.head(`knockc in table ${d.family} ${d.table}${d.mode === 'into' ? ' (--into)' : ''}`));
+    out.push(
+      p.head(
+        d.target === 'iptables'
+          ? `knockc in iptables-${d.backend ?? '?'}, IPv${d.family === 'ip6' ? 6 : 4} (table filter)`
+          : `knockc in table ${d.family} ${d.table}${d.mode === 'into' ? ' (--into)' : ''}`,
+      ),
+    );
     const n = (c: Counters | null, k: keyof Counters): string => (c ? String(c[k]) : '-');
     out.push('');
     out.push(
@@ -250,7 +258,7 @@ export function formatStatus(ds: readonly DeploymentStatus[], opts: { color: boo
       out.push(
         ...table(
           ['SOURCE', 'GRANT', 'DOOR', 'TIME LEFT'],
-          d.grants.map((g) => [p.good(g.source), g.grant, g.doors.map(p.door).join(', ') || '?', timeLeft(g.expiresMs)]),
+          d.grants.map((g) => [p.good(g.source), g.grant, g.doors.map(p.door).join(', ') || '?', g.expiresMs === null && g.timeoutMs !== null ? '?' : timeLeft(g.expiresMs)]),
           [3],
           p,
         ),

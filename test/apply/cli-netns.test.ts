@@ -123,9 +123,9 @@ describe.skipIf(!ready)('knockc apply / remove / status (CLI, scratch network na
     const noChain = knockc('apply', '--into', 'inet filter', '--chain', 'nope', CONF);
     expect(noChain.status).toBe(1);
     expect(noChain.stderr).toContain('--into: table inet filter has no chain "nope" (your chains: input)');
-    const ipt = knockc('apply', '--target', 'iptables', CONF);
+    const ipt = knockc('apply', '--target', 'iptables', '--into', 'inet filter', CONF);
     expect(ipt.status).toBe(2);
-    expect(ipt.stderr).toMatch(/not yet supported for --target iptables/);
+    expect(ipt.stderr).toMatch(/--into is for --target nft/);
     const usage = knockc('apply', '--table', 'x', '--into', 'inet filter', CONF);
     expect(usage.status).toBe(2);
   });
