@@ -17,7 +17,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { describeLab, type Lab } from './lab.js';
-import { describeScenario, generateScenario, newSeed, type Scenario } from './scenarios.js';
+import { describeScenario, generateScenario, newSeed, SCENARIO_MAX_LATE_MS, type Scenario } from './scenarios.js';
 import { KNOCKD, KNOCKC_TARGETS, mismatches, runOnLane, startLanePool, type Lane, type LanePool } from './targets.js';
 import { describeRun, type Src, type Trace } from './trace.js';
 
@@ -41,8 +41,17 @@ const C0V6: Src = { client: 0, family: 6 };
 const C1V6: Src = { client: 1, family: 6 };
 
 /** Runs a scenario and checks every target against knockd (and knockd against `expected`). */
-async function differential(lab: Lab, lane: Lane, name: string, config: string, trace: Trace, expected: readonly string[] | null, context: string): Promise<void> {
-  const { run, results } = await runOnLane(lab, lane, config, trace);
+async function differential(
+  lab: Lab,
+  lane: Lane,
+  name: string,
+  config: string,
+  trace: Trace,
+  expected: readonly string[] | null,
+  context: string,
+  maxLateMs?: number,
+): Promise<void> {
+  const { run, results } = await runOnLane(lab, lane, config, trace, maxLateMs ? { maxLateMs } : {});
   const oracle = results.get(KNOCKD.name)!;
   const problems: string[] = [];
   for (const t of KNOCKC_TARGETS) {
@@ -206,7 +215,9 @@ describeLab('differential: knockd 0.8 vs every knockc target, real packets', () 
     for (const i of indices) {
       test.concurrent(`random #${i} (KNOCKC_SEED=${seed} KNOCKC_SCENARIO=${i})`, async () => {
         const s: Scenario = generateScenario(seed, i);
-        await pool.withLane((lane, lab) => differential(lab, lane, `random #${i}`, s.config, s.trace, s.expected, describeScenario(s)));
+        await pool.withLane((lane, lab) =>
+          differential(lab, lane, `random #${i}`, s.config, s.trace, s.expected, describeScenario(s), SCENARIO_MAX_LATE_MS),
+        );
         stats.scenarios++;
         stats.packets += s.trace.packets.length;
         stats.openings += s.openings;

@@ -441,7 +441,11 @@ export class LabServer extends LabNode {
    * steps (each exec costs ~100 ms, more when several labs are busy).
    */
   async script(text: string): Promise<string> {
-    return this.run(['sh', '-e', '-c', text]);
+    // One argument may hold at most 128 KiB (MAX_ARG_STRLEN): big scripts go through a file.
+    if (Buffer.byteLength(text) < 64 * 1024) return this.run(['sh', '-e', '-c', text]);
+    const file = this.tmpName('script', 'sh');
+    await this.writeFile(file, text);
+    return this.run(['sh', '-e', file]);
   }
 
   /**

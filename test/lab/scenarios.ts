@@ -9,7 +9,8 @@
  * cannot hold still or that are known, documented differences:
  *
  *  - timing: knockd counts whole seconds, the kernel milliseconds, and real
- *    packets are a few ms late. Packets are sent at k + [0.25, 0.75] s, and the
+ *    packets are late by a few ms (up to SCENARIO_MAX_LATE_MS). Packets are sent at
+ *    k + [0.1, 0.55] s (and packets of different clients >= 0.45 s apart), and the
  *    trace must give the same stages and openings in the knockd model
  *    (src/model/knockd-machine.ts) with whole seconds, and with milliseconds and
  *    every seq_timeout T replaced by T - 1.2 s and by T + 1.2 s: then no time
@@ -33,6 +34,9 @@ import { runKnockd08 } from './knockd08.js';
 import { parseOrThrow } from './targets.js';
 import { modelPackets, srcName, type ProbeResult, type Src, type Trace, type TracePacket, type TraceProbe } from './trace.js';
 
+/** How late (ms) a packet of a random scenario may be sent: the trace layout allows 400. */
+export const SCENARIO_MAX_LATE_MS = 380;
+
 export const KNOCK_PORTS = [1001, 1002, 1003, 1004];
 export const NOISE_PORTS = [80, 1005];
 export const GRANT_PORTS = [22, 2222];
@@ -40,6 +44,7 @@ export const SOURCES: readonly Src[] = [
   { client: 0, family: 4 },
   { client: 1, family: 4 },
   { client: 0, family: 6 },
+  { client: 1, family: 6 },
 ];
 
 const FLAG_CHOICES: Array<string | null> = [null, null, 'syn', 'syn', 'syn,!ack', 'ack', '!syn', 'fin,!syn'];
@@ -127,7 +132,7 @@ export function configText(doors: readonly RandomDoor[]): string {
 }
 
 function randomDoor(r: Rng, allowClose: boolean): RandomDoor {
-  const n = r.pick([1, 2, 2, 3, 3, 3]);
+  const n = r.pick([1, 2, 2, 3, 3, 3, 4]);
   return {
     knocks: Array.from({ length: n }, () => ({ port: r.pick(KNOCK_PORTS), proto: r.pick(['tcp', 'tcp', 'udp'] as const) })),
     flags: r.pick(FLAG_CHOICES),
@@ -159,25 +164,31 @@ function randomTrace(r: Rng, doors: readonly RandomDoor[]): TracePacket[] {
   let second = 0;
   let lastT = -1;
   let lastClient = -1;
-  const at = (advance: number, client: number): number => {
-    second += advance;
-    // A fraction in [0.25, 0.75]; after the previous packet by at least 0.1 s, or 0.3 s when
-    // it came from the other client (packets of one client keep their order; packets of two
-    // clients could swap if one ran late, and their order can matter to knockd).
-    const gap = client === lastClient ? 0.1 : 0.3;
-    let t = second + 0.25 + Math.round(r.next() * 50) / 100;
-    if (t < lastT + gap) t = lastT + gap;
-    if (t - Math.floor(t) > 0.75) t = Math.floor(t) + 1.25;
+  // Packets go out at a fraction in [0.1, 0.55] of a second: one up to SCENARIO_MAX_LATE_MS
+  // late is still in the same whole second for knockd. At least 0.1 s after the previous
+  // packet, or 0.45 s when that came from the other client (packets of one client keep their
+  // order; packets of two clients could swap if one ran late, and their order can matter).
+  const place = (want: number, client: number): number => {
+    let t = Math.max(want, lastT + (client === lastClient ? 0.1 : 0.45));
+    const frac = t - Math.floor(t);
+    if (frac < 0.1) t = Math.floor(t) + 0.1;
+    else if (frac > 0.55) t = Math.floor(t) + 1.1;
+    t = Math.round(t * 1000) / 1000;
     second = Math.floor(t);
     lastT = t;
     lastClient = client;
-    return Math.round(t * 1000) / 1000;
+    return t;
   };
+  /** `advance` whole seconds on, at a random fraction. */
+  const at = (advance: number, client: number): number => place(second + advance + 0.1 + Math.round(r.next() * 45) / 100, client);
   const steps = r.int(2, 9);
+  let src = r.pick(SOURCES);
   for (let s = 0; s < steps; s++) {
     const gap = r.pick([0, 0, 0, 1, 1, 2, 3, 5]);
-    const src = r.pick(SOURCES);
-    const kind = r.pick(['door', 'door', 'door', 'prefix', 'suffix', 'noise', 'noise'] as const);
+    // Half the time the same source goes on (its stories: prefix then suffix, open then
+    // close, re-knocks); otherwise any source.
+    if (r.chance(0.5)) src = r.pick(SOURCES);
+    const kind = r.pick(['door', 'door', 'door', 'slow', 'slow', 'prefix', 'suffix', 'noise', 'noise'] as const);
     if (kind === 'noise') {
       const proto = r.pick(['tcp', 'tcp', 'udp'] as const);
       const port = r.pick([...KNOCK_PORTS, ...NOISE_PORTS]);
@@ -186,11 +197,23 @@ function randomTrace(r: Rng, doors: readonly RandomDoor[]): TracePacket[] {
     }
     const d = r.pick(doors);
     const cut = r.int(1, Math.max(1, d.knocks.length - 1));
-    const ks = kind === 'door' ? d.knocks : kind === 'prefix' ? d.knocks.slice(0, cut) : d.knocks.slice(cut);
+    const ks = kind === 'prefix' ? d.knocks.slice(0, cut) : kind === 'suffix' ? d.knocks.slice(cut) : d.knocks;
     const letters = lettersFor(d.flags);
+    // Sometimes one knock goes out with other flags (a client that does not match the door's
+    // tcpflags, like `knock` against `tcpflags = syn,ack`).
+    const odd = r.chance(0.3) ? r.int(0, ks.length - 1) : -1;
+    // 'slow': a whole sequence that lasts a little less, or a little (1.4-3 s) more, than
+    // seq_timeout: sequence timeouts near (but never within 1.2 s of) the limit.
+    const total = Math.max(0.3, d.seqTimeout + r.pick([-1.6, -1.3, 1.4, 1.8, 2.5, 3]));
+    let first = 0;
     ks.forEach((k, i) => {
-      const t = at(i === 0 ? gap : r.pick([0, 0, 0, 1, 1, 2]), src.client);
-      out.push({ t, src, proto: k.proto, port: k.port, ...(k.proto === 'tcp' ? { flags: letters } : {}) });
+      const t =
+        kind === 'slow' && i > 0
+          ? place(first + (total * i) / (ks.length - 1), src.client)
+          : at(i === 0 ? gap : r.pick([0, 0, 0, 1, 1, 2]), src.client);
+      if (i === 0) first = t;
+      const flags = i === odd ? r.pick(NOISE_FLAGS) : letters;
+      out.push({ t, src, proto: k.proto, port: k.port, ...(k.proto === 'tcp' ? { flags } : {}) });
     });
   }
   return out;
@@ -263,7 +286,7 @@ function probeAllowed(doors: readonly RandomDoor[], openings: readonly Opening[]
     const d = doors[o.door]!;
     if (o.src !== src || d.grantPort !== port) continue;
     if (p < o.t) {
-      if (o.t - p < 0.3) return false;
+      if (o.t - p < 0.5) return false;
       continue;
     }
     if (p - o.t < 1.5) return false;

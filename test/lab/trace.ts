@@ -50,8 +50,9 @@ export type ProbeResult = 'open' | 'closed' | 'refused';
 export interface TraceRun {
   /** Server name (the key given) -> one result per probe, in trace.probes order. */
   readonly results: ReadonlyMap<string, ProbeResult[]>;
-  /** The largest delay of any action behind its schedule (ms). */
+  /** The largest delay of any action behind its schedule (ms), and that action's offset. */
   readonly maxLateMs: number;
+  readonly lateAt: number;
   /** Epoch ms of time 0. */
   readonly t0: number;
 }
@@ -95,8 +96,9 @@ export async function playTrace(lab: Lab, servers: ReadonlyMap<string, LabServer
       push(p.src.client, p.t, `at ${off(p.t)} probe ${i}.${j} ${dst} ${p.port} ${p.timeoutMs ?? 700}`);
     });
   });
-  // Time 0: a whole second, late enough for every `docker exec` to have started.
-  const t0 = Math.ceil((Date.now() + (opts.leadMs ?? 1200)) / 1000) * 1000;
+  // Time 0: a whole second, late enough for every `docker exec` to have started (on a busy
+  // Docker engine that can take a second).
+  const t0 = Math.ceil((Date.now() + (opts.leadMs ?? 2000)) / 1000) * 1000;
   const outputs = await Promise.all(
     [...lines.entries()].map(async ([client, ls]) => {
       ls.sort((a, b) => a.t - b.t || a.seq - b.seq);
@@ -105,10 +107,14 @@ export async function playTrace(lab: Lab, servers: ReadonlyMap<string, LabServer
   );
   const results = new Map<string, ProbeResult[]>(names.map((n) => [n, new Array<ProbeResult>(trace.probes.length)]));
   let maxLateMs = 0;
+  let lateAt = 0;
   for (const out of outputs) {
     for (const line of out) {
       const w = line.split(' ');
-      if (w[0] === 'late') maxLateMs = Math.max(maxLateMs, Number(w[2]));
+      if (w[0] === 'late' && Number(w[2]) > maxLateMs) {
+        maxLateMs = Number(w[2]);
+        lateAt = Number(w[1]);
+      }
       else if (w[0] === 'probe') {
         const [i, j] = w[1]!.split('.').map(Number) as [number, number];
         const state = w[2] === 'open' ? 'open' : w[2] === 'refused' ? 'refused' : 'closed';
@@ -121,13 +127,15 @@ export async function playTrace(lab: Lab, servers: ReadonlyMap<string, LabServer
       if (rs[i] === undefined) throw new Error(`no result for probe ${i} on ${name}: ${JSON.stringify(outputs)}`);
     }
   }
-  return { results, maxLateMs, t0 };
+  return { results, maxLateMs, lateAt, t0 };
 }
 
 /** Throws when the clients could not keep to the schedule (an overloaded machine). */
-export function assertOnTime(run: TraceRun, limitMs = MAX_LATE_MS): void {
+export function assertOnTime(run: TraceRun, limitMs: number = MAX_LATE_MS): void {
   if (run.maxLateMs > limitMs) {
-    throw new Error(`trace timing: an action ran ${run.maxLateMs} ms late (limit ${limitMs} ms); the machine is overloaded, results unusable`);
+    throw new Error(
+      `trace timing: the action at t=${run.lateAt} ran ${run.maxLateMs} ms late (limit ${limitMs} ms); the machine is overloaded, results unusable`,
+    );
   }
 }
 
