@@ -5,7 +5,7 @@ import type { IToken } from 'chevrotain';
 import { codeInfo } from '../diagnostics/codes.js';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { atoi, cTrim, cUpper } from './cnum.js';
-import type { Directive, Door, Knock, Located, OneTimeEntry, Options, SequenceSource, Setting, TcpFlags } from './config.js';
+import type { Directive, Door, Knock, Located, OneTimeEntry, SequenceSource, Setting, TcpFlags } from './config.js';
 import { ANY_FLAGS, DEFAULT_CMD_TIMEOUT, DEFAULT_PIDFILE, DEFAULT_SEQ_TIMEOUT, type KnockdConfig } from './config.js';
 import { readTarget } from './address.js';
 import { parseLine } from './parser.js';
