@@ -57,7 +57,19 @@ function analyseSimple(words: ShellCommand): GrantAction[] {
 }
 
 /** Reads one start/stop command line (with %IP% still in it). Never throws. */
+/** The same command line is read by lint, planning and every generator: read it once. */
+const analysed = new Map<string, CommandAnalysis>();
+
 export function analyseCommand(line: string): CommandAnalysis {
+  let r = analysed.get(line);
+  if (r === undefined) {
+    r = analyseUncached(line);
+    if (analysed.size < 100_000) analysed.set(line, r);
+  }
+  return r;
+}
+
+function analyseUncached(line: string): CommandAnalysis {
   try {
     const commands = splitShell(line);
     if (commands.length === 0) return { kind: 'empty' };

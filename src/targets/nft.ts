@@ -117,5 +117,5 @@ export function compileNft(config: KnockdConfig, o: NftOptions): { text: string;
 
 /** Collapse the blank lines left by template blocks; keep exactly one final newline. */
 function tidy(s: string): string {
-  return s.replace(/[ \t]+$/gm, '').replace(/\n{3,}/g, '\n\n').replace(/\s*$/, '\n');
+  return s.replace(/[ \t]+$/gm, '').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
 }
