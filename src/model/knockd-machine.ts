@@ -22,6 +22,12 @@ export type KnockdEvent =
 export interface KnockdModelOptions {
   /** The interface knockd listens on (knockd -i; default eth0). */
   readonly iface: string;
+  /**
+   * Reproduce knockd 0.8's list bug (sniff() clean-up: `if(lp == attempts) attempts = NULL;`):
+   * when the oldest attempt is removed, every other attempt, of every source, is forgotten.
+   * knockc does not copy it (a documented difference); the lab uses it to pick scenarios.
+   */
+  readonly listBug?: boolean;
 }
 
 export function flagsMatch(d: Door, p: Packet): boolean {
@@ -59,7 +65,7 @@ export class KnockdMachine {
     const now = Math.floor(p.time);
     const events: KnockdEvent[] = [];
     // 1. clean-up
-    this.attempts = this.attempts.filter((a) => {
+    const kept = this.attempts.filter((a) => {
       if (a.stage >= a.door.knocks.length || a.stage < 0) return false;
       if (now - a.start >= a.door.seqTimeout.value) {
         events.push({ kind: 'timeout', time: p.time, src: a.src, door: a.door.name, stage: a.stage });
@@ -67,6 +73,8 @@ export class KnockdMachine {
       }
       return true;
     });
+    const headRemoved = this.attempts.length > 0 && kept[0] !== this.attempts[0];
+    this.attempts = this.opts.listBug && headRemoved ? [] : kept;
     // 2. this source's attempts on doors that accept this destination
     const found = this.attempts.filter((a) => a.src === p.src && acceptsDst(a.door, p));
     if (found.length > 0) {

@@ -7,7 +7,7 @@
  *
  *  1. knockd forgets every attempt in progress when the oldest attempt ends
  *     (completed, invalidated or timed out): a bug in its list code
- *     (knockd08.ts). knockc keeps every source's attempt.
+ *     (`listBug` in src/model/knockd-machine.ts). knockc keeps every source's attempt.
  *  2. seq_timeout: knockd compares whole seconds (pcap timestamps), knockc
  *     milliseconds: knockd may time a sequence out up to 1 s early, never late.
  *  3. Grants are set membership in knockc, one iptables rule copy per opening

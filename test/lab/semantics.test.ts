@@ -7,7 +7,7 @@
  * a timeout decides stay >= 1.2 s away from it; probes come >= 1.5 s after the
  * knock they test (knockd runs its command a little later) and >= 1.2 s away
  * from a grant's expiry. Sources that interleave are ordered so that knockd's
- * attempt-list bug (knockd08.ts; differences.test.ts) does not come into play.
+ * attempt-list bug (`listBug` in src/model/knockd-machine.ts; differences.test.ts) does not come into play.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { describeLab } from './lab.js';

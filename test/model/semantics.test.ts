@@ -148,3 +148,15 @@ describe('deliberate differences (model level)', () => {
     expect(ir.admits({ time: 1, family: 'ip', src: A, dst: '198.51.100.1', dstLocal: true, iif: 'eth0', proto: 'tcp', port: 22, flags: ['syn'], ctNew: true })).toBe('continue');
   });
 });
+
+describe("knockd 0.8's attempt-list bug (reproduced only by the model's listBug option)", () => {
+  it('when the oldest attempt ends, knockd forgets every other attempt; knockc does not', () => {
+    const r = parseConfigText(door3, { file: 'bug.conf' });
+    const trace = packets(`0 ${A} tcp/7000\n0.5 ${B} tcp/7000\n1 ${A} tcp/8000\n1.5 ${A} tcp/9000\n2 ${B} tcp/8000\n2.5 ${B} tcp/9000\n3 ${B} tcp/9000`);
+    const opened = (bug: boolean): string[] =>
+      runKnockd(r.config!, trace, { iface: 'eth0', listBug: bug }).flatMap((e) => (e.kind === 'open' ? [e.opening.src] : []));
+    expect(opened(true)).toEqual([A]);
+    expect(opened(false)).toEqual([A, B]);
+    expect(openings(door3, trace.map((p) => `${p.time} ${p.src} ${p.proto}/${p.port}`).join('\n'))).toEqual([`1.5 ${A} d`, `2.5 ${B} d`]);
+  });
+});
