@@ -4,6 +4,7 @@
 import type { IToken } from 'chevrotain';
 import { codeInfo } from '../diagnostics/codes.js';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
+import { cutBytes } from '../text.js';
 import { atoi, cTrim, cUpper } from './cnum.js';
 import type { Directive, Door, Knock, Located, OneTimeEntry, SequenceSource, Setting, TcpFlags } from './config.js';
 import { ANY_FLAGS, DEFAULT_CMD_TIMEOUT, DEFAULT_PIDFILE, DEFAULT_SEQ_TIMEOUT, type KnockdConfig } from './config.js';
@@ -49,11 +50,6 @@ interface DoorDraft {
   stopCommand6: Setting<string | null>;
   tcpFlags: Setting<TcpFlags>;
   directives: Directive[];
-}
-
-function truncateBytes(s: string, n: number): string {
-  const b = Buffer.from(s, 'utf8');
-  return b.length <= n ? s : b.subarray(0, n).toString('utf8').replace(/\uFFFD+$/, '');
 }
 
 export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
@@ -123,7 +119,7 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
         const at = located(line, node.token);
         sections.push(at);
         let name = at.value.slice(1);
-        if (Buffer.byteLength(name, 'utf8') > 255) name = truncateBytes(name, 255);
+        if (Buffer.byteLength(name, 'utf8') > 255) name = cutBytes(name, 255);
         name = name.slice(0, -1);
         if (name.length === 0) {
           report('KC101', 'bad section name: "[]" has an empty name', at.range);
@@ -134,7 +130,7 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
         if (name.toLowerCase() === 'options') {
           report('KC223', `[${name}] is a door, not the global [options] section (the name is case-sensitive)`, at.range);
         }
-        const doorName = truncateBytes(name, NAME_BYTES);
+        const doorName = cutBytes(name, NAME_BYTES);
         if (doorName !== name) report('KC224', `door name is longer than ${NAME_BYTES} bytes: knockd calls it "${doorName}"`, at.range);
         door = {
           index: doors.length,

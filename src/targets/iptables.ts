@@ -23,7 +23,8 @@
 // template's header: iptables-restore cannot insert a rule only when it is missing).
 import type { Door, FlagName, KnockdConfig, Proto } from '../frontend/config.js';
 import type { Range } from '../frontend/source.js';
-import { planText } from '../explain/describe.js';
+import { cutBytes } from '../text.js';
+import { doorSummaries } from './header.js';
 import type { Family, PortRange } from '../model/grant.js';
 import type { Chain, Match, Program, Rule, SetDecl, Stmt, Verdict } from '../model/ir.js';
 import { lower, type LowerOptions } from '../model/lower.js';
@@ -126,12 +127,6 @@ export interface IptRuleset {
 }
 
 const bytes = (s: string): number => Buffer.byteLength(s);
-
-/** Cut to at most `max` bytes without splitting a character. */
-function cutBytes(s: string, max: number): string {
-  if (bytes(s) <= max) return s;
-  return Buffer.from(s).subarray(0, Math.max(0, max)).toString('utf8').replace(/\uFFFD+$/, '');
-}
 
 /** Text inside "..." in restore input: no quotes, backslashes or control characters. */
 function safe(s: string, max: number): string {
@@ -520,11 +515,7 @@ export function compileIptables(config: KnockdConfig, o: IptablesOptions): { tex
     source: o.source,
     notifyGroup: o.notifyGroup,
     guard: o.guard,
-    doors: plans.map((p) => ({
-      name: p.door.name,
-      line: p.door.header.range.start.line,
-      summary: `${p.door.knocks.map((k) => `${k.port}/${k.proto}`).join(',')} -> ${planText(p.families[o.family])}`,
-    })),
+    doors: doorSummaries(plans, o.family),
     runtimeDoors: program.runtimeDoors,
   });
   return { text, program, ruleset };

@@ -1,11 +1,12 @@
 // nftables generator: renders the IR program with templates/nft/*.hbs into a
 // script that `nft -f` loads atomically.
 import type { KnockdConfig } from '../frontend/config.js';
-import { planText } from '../explain/describe.js';
 import type { Family } from '../model/grant.js';
 import type { Chain, Line, Match, Program, SetDecl, Stmt } from '../model/ir.js';
 import { lower, type LowerOptions } from '../model/lower.js';
 import { FAMILIES, planDoors } from '../model/plan.js';
+import { cutBytes } from '../text.js';
+import { doorSummaries } from './header.js';
 import { loadTemplate } from './templates.js';
 
 export interface NftOptions {
@@ -40,8 +41,7 @@ const ADDR_TYPE: Record<Family, string> = { ip: 'ipv4_addr', ip6: 'ipv6_addr' };
 
 /** nft strings cannot hold double quotes, and comments are limited to 128 bytes. */
 function safe(s: string, max = 120): string {
-  const clean = s.replace(/["\\\n\r]/g, "'");
-  return Buffer.byteLength(clean) <= max ? clean : Buffer.from(clean).subarray(0, max).toString('utf8').replace(/\uFFFD+$/, '');
+  return cutBytes(s.replace(/["\\\n\r]/g, "'"), max);
 }
 
 function lineView(l: Line, af: Family): unknown {
@@ -94,11 +94,7 @@ export function compileNft(config: KnockdConfig, o: NftOptions): { text: string;
     version: o.version,
     source: o.source,
     notifyGroup: o.notifyGroup,
-    doors: plans.map((p) => ({
-      name: p.door.name,
-      line: p.door.header.range.start.line,
-      summary: `${p.door.knocks.map((k) => `${k.port}/${k.proto}`).join(',')} -> ${planText(p.families.ip)}`,
-    })),
+    doors: doorSummaries(plans, 'ip'),
     runtimeDoors: program.runtimeDoors,
     table: o.into ? o.into.table : o.table,
     family: o.into?.family ?? 'inet',
