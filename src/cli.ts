@@ -10,6 +10,7 @@ import { registerLint } from './cli/lint.js';
 import { registerRemove } from './cli/remove.js';
 import { registerSimulate } from './cli/simulate.js';
 import { registerStatus } from './cli/status.js';
+import { registerRun } from './cli/run.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerApply(program);
   registerRemove(program);
   registerStatus(program);
+  registerRun(program);
   return program;
 }
 

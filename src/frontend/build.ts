@@ -6,12 +6,13 @@ import { codeInfo } from '../diagnostics/codes.js';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { cutBytes } from '../text.js';
 import { atoi, cTrim, cUpper } from './cnum.js';
-import type { Directive, Door, Knock, Located, OneTimeEntry, SequenceSource, Setting, TcpFlags } from './config.js';
+import type { Directive, Door, Knock, Located, SequenceSource, Setting, TcpFlags } from './config.js';
+import { readOneTimeEntries } from './one-time.js';
 import { ANY_FLAGS, DEFAULT_CMD_TIMEOUT, DEFAULT_PIDFILE, DEFAULT_SEQ_TIMEOUT, type KnockdConfig } from './config.js';
 import { readTarget } from './address.js';
 import { parseLine } from './parser.js';
 import { readSequence, readTcpFlags, type ReadKnock, type SequenceProblem } from './sequence.js';
-import { splitKnockdLines, type LogicalLine, type Range, type SourceText } from './source.js';
+import { type LogicalLine, type Range, type SourceText } from './source.js';
 
 export interface BuildHost {
   /** Reads a one-time sequences file the way knockd would (relative to its working directory). */
@@ -333,27 +334,9 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
       dr.knocks = [];
       return;
     }
-    const otf = splitKnockdLines(got.shownAs, got.bytes);
-    const entries: OneTimeEntry[] = [];
-    for (const l of otf.lines) {
-      const text = cTrim(l.text);
-      if (text === '' || text.startsWith('#')) continue;
-      const lead = l.text.length - l.text.replace(/^[ \t\n\v\f\r]+/, '').length;
-      const at: Located<string> = {
-        value: text,
-        raw: l.text,
-        range: {
-          start: { file: got.shownAs, line: l.physLine, col: l.physCol + lead },
-          end: { file: got.shownAs, line: l.physLine, col: l.physCol + lead + text.length },
-        },
-      };
-      const r = readSequence(at);
-      if (!r.ok) {
-        report('KC225', `line ${l.physLine} of ${valueAt.value} is not a valid sequence; knockd skips it`, at.range);
-        continue;
-      }
-      entries.push({ knocks: r.knocks, line: l.physLine, text });
-    }
+    const entries = readOneTimeEntries(got.shownAs, got.bytes, (line, at) =>
+      report('KC225', `line ${line} of ${valueAt.value} is not a valid sequence; knockd skips it`, at.range),
+    );
     const first = entries[0];
     if (!first) {
       report('KC112', `no more sequences left in the one time sequences file ${valueAt.value} for door ${dr.name}`, valueAt.range);

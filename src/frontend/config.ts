@@ -60,6 +60,8 @@ export interface OneTimeEntry {
   readonly knocks: readonly Knock[];
   /** 1-based line in the one-time file. */
   readonly line: number;
+  /** Byte offset of the line's first character (knockd overwrites it with '#' once used). */
+  readonly offset: number;
   readonly text: string;
 }
 

@@ -26,6 +26,8 @@ export interface LogicalLine {
   readonly physLine: number;
   /** 1-based column where this chunk starts on its physical line. */
   readonly physCol: number;
+  /** Byte offset of the chunk in the file (where knockd writes '#' to retire a one-time sequence). */
+  readonly byteOffset: number;
   /** The chunk was cut by knockd's buffer, not by a newline. */
   readonly splitByBuffer: boolean;
   readonly hadNul: boolean;
@@ -74,6 +76,7 @@ export function splitKnockdLines(file: string, bytes: Uint8Array): SourceText {
       text,
       physLine,
       physCol,
+      byteOffset: pos,
       // A chunk of exactly 4095 bytes followed by its newline is not really split:
       // the next fgets() only reads that newline, an empty line knockd skips.
       splitByBuffer: !endsWithNewline && end < bytes.length && bytes[end] !== 0x0a,

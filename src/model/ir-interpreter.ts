@@ -150,7 +150,7 @@ export class IrMachine {
         this.log.push({ time: p.time, src: p.src, prefix: s.prefix });
         return true;
       case 'notify':
-        this.log.push({ time: p.time, src: p.src, prefix: `notify ${s.door}` });
+        this.log.push({ time: p.time, src: p.src, prefix: s.prefix.replace(/^knockc /, 'notify ') });
         return true;
     }
   }

@@ -43,8 +43,8 @@ export type Stmt =
   | { readonly k: 'set-refresh'; readonly set: string }
   | { readonly k: 'set-del'; readonly set: string }
   | { readonly k: 'log'; readonly prefix: string }
-  /** Tell the runtime that `door` opened for this source. */
-  | { readonly k: 'notify'; readonly door: string; readonly group: number };
+  /** Tell the runtime that a door opened for this source (prefix: model/notify.ts). */
+  | { readonly k: 'notify'; readonly prefix: string; readonly group: number };
 
 export type Verdict =
   | { readonly k: 'accept' }

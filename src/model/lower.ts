@@ -19,7 +19,8 @@ import { readTarget } from '../frontend/address.js';
 import type { Family, GrantMatch, Hook } from './grant.js';
 import type { Chain, Dispatch, Line, Match, Program, Rule, SetDecl, Stmt } from './ir.js';
 import { rule } from './ir.js';
-import { FAMILIES, planDoors, type DoorPlan, type GrantRef, type Lifetime, type PlanContext } from './plan.js';
+import { FAMILIES, planDoors, runtimeActs, type DoorPlan, type GrantRef, type Lifetime, type PlanContext } from './plan.js';
+import { NOTIFY_GROUP, notifyPrefix, oneTimeLine } from './notify.js';
 
 export type Mode = 'standalone' | 'into';
 
@@ -36,7 +37,7 @@ export interface LowerOptions {
   readonly plan?: PlanContext;
 }
 
-export const DEFAULT_LOWER: LowerOptions = { mode: 'standalone', iface: null, log: false, families: FAMILIES, notifyGroup: 4242 };
+export const DEFAULT_LOWER: LowerOptions = { mode: 'standalone', iface: null, log: false, families: FAMILIES, notifyGroup: NOTIFY_GROUP };
 
 const fam = (f: Family): string => (f === 'ip' ? '4' : '6');
 const p1 = (p: Proto): string => (p === 'tcp' ? 't' : 'u');
@@ -78,7 +79,9 @@ function dstMatch(d: Door, f: Family, o: LowerOptions): Match[] | null {
 
 /** A door's state means the same across reloads when everything that drives its machine is the same. */
 function doorIdentity(d: Door, f: Family, o: LowerOptions): string {
-  return JSON.stringify([f, d.name, d.knocks.map((k) => [k.port, k.proto]), d.tcpFlags.value, d.seqTimeout.value, d.target.value, o.iface]);
+  // A one-time door's next sequence starts from scratch even when it lists the same ports.
+  const line = oneTimeLine(d);
+  return JSON.stringify([f, d.name, d.knocks.map((k) => [k.port, k.proto]), d.tcpFlags.value, d.seqTimeout.value, d.target.value, o.iface, ...(line === null ? [] : [line])]);
 }
 
 function stableKey(parts: unknown[]): string {
@@ -143,7 +146,7 @@ function collectGrants(plans: readonly DoorPlan[], f: Family): Map<string, Grant
   };
   for (const p of plans) {
     const plan = p.families[f];
-    if (plan.kind !== 'kernel') continue;
+    if (plan.kind !== 'kernel' || runtimeActs(p, f)) continue;
     for (const o of plan.opens) touch(o).lifetimes.set(JSON.stringify(o.lifetime), o.lifetime);
     for (const r of plan.revokes) touch(r);
   }
@@ -154,6 +157,10 @@ function openStmts(p: DoorPlan, f: Family, grants: Map<string, GrantInfo>, opts:
   const plan = p.families[f];
   const out: Stmt[] = [];
   if (opts.log) out.push({ k: 'log', prefix: `${p.door.name}: OPEN SESAME` });
+  if (runtimeActs(p, f)) {
+    out.push({ k: 'notify', prefix: notifyPrefix(p.door), group: opts.notifyGroup });
+    return out;
+  }
   if (plan.kind === 'kernel') {
     for (const r of plan.revokes) {
       const g = grants.get(r.key)!;
@@ -165,7 +172,6 @@ function openStmts(p: DoorPlan, f: Family, grants: Map<string, GrantInfo>, opts:
       out.push(o.lifetime.kind === 'timed' ? { k: 'set-refresh', set: names.grantSet(f, g.n, o.lifetime) } : { k: 'set-add', set: names.grantSet(f, g.n, o.lifetime) });
     }
   }
-  if (p.needsRuntime) out.push({ k: 'notify', door: `d${p.door.index}`, group: opts.notifyGroup });
   return out;
 }
 

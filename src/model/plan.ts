@@ -145,6 +145,15 @@ export function planDoor(door: Door, ctx: PlanContext = {}): DoorPlan {
   return { door, id: `d${door.index}_${slug(door.name)}`, families, needsRuntime };
 }
 
+/**
+ * Whether the runtime, not the kernel, acts when this door opens for a source of this
+ * family. One-time doors always: the kernel cannot retire a sequence, so their openings
+ * must pass through the runtime, which marks the sequence used before anything opens.
+ */
+export function runtimeActs(p: DoorPlan, f: Family): boolean {
+  return p.door.sequenceFrom.kind === 'one-time' || p.families[f].kind === 'runtime';
+}
+
 export function planDoors(config: KnockdConfig, ctx: PlanContext = {}): DoorPlan[] {
   return config.doors.map((d) => planDoor(d, ctx));
 }

@@ -21,6 +21,7 @@
 // Lists are named knockc_<role><4|6>_<the IR set's stable key> (see listNames); INPUT and FORWARD
 // reach the program through knockc_input / knockc_forward, which the user hooks once (see the
 // template's header: iptables-restore cannot insert a rule only when it is missing).
+import { NOTIFY_GROUP } from '../model/notify.js';
 import type { Door, FlagName, KnockdConfig, Proto } from '../frontend/config.js';
 import type { Range } from '../frontend/source.js';
 import { cutBytes } from '../text.js';
@@ -48,7 +49,7 @@ export const IPTABLES_DEFAULTS: Omit<IptablesOptions, 'version' | 'source'> = {
   guard: false,
   iface: null,
   log: false,
-  notifyGroup: 4242,
+  notifyGroup: NOTIFY_GROUP,
 };
 
 /** A config knockc cannot express with iptables (reported to the user, not a bug). */
@@ -309,7 +310,7 @@ function stmtRule(s: Stmt, lists: ListMap): IptRule {
     case 'log':
       return { match: [], target: { k: 'log', prefix: logPrefix(s.prefix) } };
     case 'notify':
-      return { match: [], target: { k: 'nflog', group: s.group, prefix: safe(`knockc ${s.door}`, NFLOG_PREFIX_MAX) } };
+      return { match: [], target: { k: 'nflog', group: s.group, prefix: safe(s.prefix, NFLOG_PREFIX_MAX) } };
   }
 }
 

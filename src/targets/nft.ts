@@ -1,5 +1,6 @@
 // nftables generator: renders the IR program with templates/nft/*.hbs into a
 // script that `nft -f` loads atomically.
+import { NOTIFY_GROUP } from '../model/notify.js';
 import type { KnockdConfig } from '../frontend/config.js';
 import type { Family } from '../model/grant.js';
 import type { Chain, Line, Match, Program, SetDecl, Stmt } from '../model/ir.js';
@@ -33,7 +34,7 @@ export const NFT_DEFAULTS: Omit<NftOptions, 'version' | 'source'> = {
   maxSources: null,
   table: 'knockc',
   into: null,
-  notifyGroup: 4242,
+  notifyGroup: NOTIFY_GROUP,
 };
 
 const NFPROTO: Record<Family, string> = { ip: 'ipv4', ip6: 'ipv6' };

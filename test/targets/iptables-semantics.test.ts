@@ -201,7 +201,7 @@ describe('every IR rule shape', () => {
           rule(tcp(3), [{ k: 'set-refresh', set: A }, { k: 'set-refresh', set: B }], { k: 'accept' }),
           rule(tcp(4), [{ k: 'set-del', set: B }, { k: 'log', prefix: 'drop' }], { k: 'drop' }),
           rule(tcp(5), [{ k: 'set-refresh', set: A }], { k: 'return' }),
-          rule(tcp(6), [{ k: 'set-add', set: G }, { k: 'notify', door: 'd9', group: 7 }], { k: 'accept' }),
+          rule(tcp(6), [{ k: 'set-add', set: G }, { k: 'notify', prefix: 'knockc d9', group: 7 }], { k: 'accept' }),
           rule(tcp(10), [{ k: 'set-del', set: G }], null, 'revoke'),
           rule([{ k: 'dport', port: 7 }], [{ k: 'log', prefix: 'any proto 7' }], null),
           rule([{ k: 'proto', proto: 'udp' }, { k: 'dports', ranges: Array.from({ length: 20 }, (_, i) => ({ lo: 100 + i, hi: 100 + i })) }], [{ k: 'set-refresh', set: A }], null),

@@ -1,0 +1,139 @@
+// knockc run: the small long-running process for what the kernel cannot do
+// (one-time sequences, commands that are not firewall grants). It loads the
+// rules (like apply), then waits for the kernel's completion events (NFLOG)
+// and acts on them. The kernel rules stay loaded when it stops or crashes:
+// fully compiled doors keep working without it.
+import type { Command } from 'commander';
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { localRunner, type Runner } from '../host/runner.js';
+import { NOTIFY_GROUP } from '../model/notify.js';
+import { deployer, type DeployTarget } from '../runtime/deploy.js';
+import { KnockdLog } from '../runtime/log.js';
+import { startNflogSource } from '../runtime/nflog-source.js';
+import { retire, unusedSequences } from '../runtime/one-time-file.js';
+import type { NflogEvent } from '../runtime/pcap-nflog.js';
+import { PendingStore } from '../runtime/pending.js';
+import { Runtime } from '../runtime/runtime.js';
+import { EXIT_HOST, hostStep, nftLocation, preflightIptablesOrExit, preflightOrExit, refuseNftOptions, targetOption, usage, type HostFlags } from './apply.js';
+import { Exit, loadOrExit, packageVersion } from './common.js';
+import { maxSources } from './compile.js';
+
+interface RunFlags extends HostFlags {
+  interface?: string;
+  guard?: boolean;
+  log?: boolean;
+  maxSources?: string;
+  stateDir: string;
+  pidFile?: string;
+  verbose?: boolean;
+}
+
+export const DEFAULT_STATE_DIR = '/var/lib/knockc';
+export const DEFAULT_PID_FILE = '/run/knockc.pid';
+
+function shell(command: string): Promise<number | null> {
+  return new Promise((res) => {
+    const child = spawn('/bin/sh', ['-c', command], { stdio: 'ignore' });
+    child.on('error', () => res(null));
+    child.on('exit', (code) => res(code));
+  });
+}
+
+export function registerRun(program: Command, run: Runner = localRunner): void {
+  program
+    .command('run')
+    .description('load the rules and run what the kernel cannot do: one-time sequences and commands (reacts to kernel events, never sniffs)')
+    .argument('<file>', 'knockd.conf')
+    .addOption(targetOption())
+    .option('-i, --interface <iface>', 'count knocks only on this interface, like knockd -i (overrides Interface in [options])')
+    .option('--log', 'kernel log lines like knockd\'s ("DOOR: Stage N", "DOOR: OPEN SESAME")')
+    .option('--guard', 'iptables: also drop new connections to granted ports from sources without the grant')
+    .option('--max-sources <n>', 'bound every kernel set to N sources')
+    .option('--table <name>', 'name of knockc\'s own nft table', 'knockc')
+    .option('--into <family-table>', 'load into your nft table instead, e.g. "inet filter"')
+    .option('--chain <chain>', 'with --into: your input chain to jump from (default input)')
+    .option('--forward-chain <chain>', 'with --into: your forward chain, for FORWARD grants')
+    .option('--state-dir <dir>', 'where pending stop commands are kept across restarts', DEFAULT_STATE_DIR)
+    .option('--pid-file <file>', `PID file (default: the config's PidFile when set, else ${DEFAULT_PID_FILE})`)
+    .option('-v, --verbose', 'print the host checks')
+    .action(async (file: string, flags: RunFlags, cmd: Command) => {
+      const loaded = loadOrExit(file);
+      const target: DeployTarget = await hostStep(async () => {
+        if (flags.target === 'iptables') {
+          refuseNftOptions(cmd, ['table', 'into', 'chain', 'forwardChain', 'maxSources']);
+          return { kind: 'iptables', backend: await preflightIptablesOrExit(run, flags.verbose === true), guard: flags.guard === true };
+        }
+        if (flags.guard) usage('--guard is for --target iptables');
+        if (cmd.getOptionValueSource('table') === 'cli' && flags.into) usage('--table names knockc\'s own table; it does not go with --into');
+        const location = nftLocation(flags);
+        await preflightOrExit(run, location.mode, flags.verbose === true);
+        return { kind: 'nft', location, maxSources: flags.maxSources === undefined ? null : maxSources(flags.maxSources) };
+      });
+      const opts = loaded.config.options;
+      const log = new KnockdLog({ file: opts.logFile.value, syslog: opts.useSyslog.value, stderr: true });
+      const pidFile = resolve(flags.pidFile ?? (opts.pidFile.from ? opts.pidFile.value : DEFAULT_PID_FILE));
+      const store = new PendingStore(join(resolve(flags.stateDir), 'pending.json'));
+      const runtime = new Runtime(loaded.config, {
+        deploy: deployer({ run, target, iface: flags.interface ?? null, log: flags.log === true, version: packageVersion(), source: file }),
+        exec: shell,
+        now: () => Date.now(),
+        log: (m) => log.line(m),
+        loadPending: () => store.load(),
+        savePending: (l) => store.save(l),
+        unusedSequences,
+        retire,
+      });
+      const needed = runtime.runtimeDoors();
+
+      let started = false;
+      const early: NflogEvent[] = [];
+      const source = needed.length
+        ? startNflogSource({
+            group: NOTIFY_GROUP,
+            onEvent: (e) => (started ? runtime.handle(e) : early.push(e)),
+          })
+        : null;
+      try {
+        await source?.ready;
+      } catch (e) {
+        process.stderr.write(`knockc: cannot read kernel events: ${(e as Error).message}\n`);
+        process.stderr.write('knockc: knockc run reads NFLOG through tcpdump (Debian package tcpdump); the rules were not loaded\n');
+        throw new Exit(EXIT_HOST);
+      }
+      try {
+        await hostStep(() => runtime.start());
+      } catch (e) {
+        source?.stop();
+        if (e instanceof Exit) throw e;
+        process.stderr.write(`knockc: ${(e as Error).message}\n`);
+        throw new Exit(EXIT_HOST);
+      }
+      started = true;
+      for (const e of early.splice(0)) runtime.handle(e);
+      if (!source) {
+        process.stderr.write('knockc: no door needs the runtime: the rules are loaded and the kernel does everything; exiting\n');
+        return;
+      }
+      writeFileSync(pidFile, `${process.pid}\n`);
+      log.line(`knockc run ${packageVersion()}: ${needed.length} door(s) handled here (${needed.map((p) => p.door.name).join(', ')}), kernel events from NFLOG group ${NOTIFY_GROUP}; ready`);
+
+      const why = await new Promise<string>((res) => {
+        for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => res(`${sig}`));
+        void source.ended.then((w) => res(w));
+      });
+      runtime.stop();
+      source.stop();
+      await runtime.idle();
+      try {
+        if (readFileSync(pidFile, 'utf8').trim() === String(process.pid)) rmSync(pidFile);
+      } catch {
+        /* already gone */
+      }
+      const clean = why === 'SIGTERM' || why === 'SIGINT';
+      log.line(`knockc run: stopping (${why}); the kernel rules stay loaded`);
+      log.close();
+      if (!clean) throw new Exit(EXIT_HOST);
+    });
+}

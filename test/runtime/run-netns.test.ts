@@ -1,0 +1,186 @@
+// The built `knockc run` in a scratch network namespace (real nft, real
+// NFLOG, real tcpdump; knocks are TCP connects to 127.0.0.1 inside the
+// namespace): messages, exit codes, PID file, the swap of a one-time
+// sequence, and pending stops that survive a kill -9. Packets between hosts,
+// random kills and the iptables target are in test/lab/runtime.test.ts.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, ensureBuilt } from '../cli/built.js';
+
+const CI = process.env.CI === 'true';
+const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p));
+const have = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+const ready = process.getuid?.() === 0 && IP !== undefined && have('nft') && have('tcpdump') && have('setpriv') && have('bash');
+if (!ready && CI) throw new Error('knockc run netns tests need root, ip, nft, tcpdump, setpriv and bash under CI');
+
+const NS = `knockc-run-${process.pid}`;
+const tmp = mkdtempSync(join(tmpdir(), 'knockc-run-'));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function inNs(argv: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(IP!, ['netns', 'exec', NS, ...argv], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+/** TCP SYNs to 127.0.0.1 (closed ports answer RST): one knock per port. */
+function knock(...ports: number[]): void {
+  const r = inNs(['bash', '-c', ports.map((p) => `(exec 3<>/dev/tcp/127.0.0.1/${p}) 2>/dev/null`).join('; ') + '; true']);
+  if (r.status !== 0) throw new Error(r.stderr);
+}
+const nftList = (): string => inNs(['nft', 'list', 'ruleset']).stdout;
+const read = (f: string): string => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+
+interface Running {
+  child: ChildProcess;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+const running: Running[] = [];
+
+async function start(args: string[], untilReady = true): Promise<Running> {
+  const child = spawn(IP!, ['netns', 'exec', NS, process.execPath, CLI, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+  child.stdout!.resume();
+  const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+  const r: Running = { child, stderr: () => err, exited };
+  running.push(r);
+  if (untilReady) {
+    const t0 = Date.now();
+    while (!/; ready\n/.test(err)) {
+      if (child.exitCode !== null || Date.now() - t0 > 15_000) throw new Error(`knockc run did not get ready:\n${err}`);
+      await sleep(20);
+    }
+  }
+  return r;
+}
+
+async function until(what: string, f: () => boolean, ms = 3000): Promise<void> {
+  const t0 = Date.now();
+  while (!f()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+describe.skipIf(!ready)('knockc run (CLI, scratch network namespace)', () => {
+  beforeAll(() => {
+    ensureBuilt();
+    spawnSync(IP!, ['netns', 'del', NS]);
+    expect(spawnSync(IP!, ['netns', 'add', NS]).status).toBe(0);
+    inNs(['ip', 'link', 'set', 'lo', 'up']);
+  });
+  afterEach(async () => {
+    for (const r of running.splice(0)) {
+      r.child.kill('SIGKILL');
+      await r.exited;
+    }
+    inNs(['nft', 'delete', 'table', 'inet', 'knockc']);
+  });
+  afterAll(() => {
+    spawnSync(IP!, ['netns', 'del', NS]);
+  });
+
+  it('runs commands on completion, logs like knockd, stops cleanly on SIGTERM leaving the rules loaded', async () => {
+    const out = join(tmp, 'a.out');
+    const logFile = join(tmp, 'a.log');
+    const pid = join(tmp, 'a.pid');
+    const conf = join(tmp, 'a.conf');
+    writeFileSync(conf, `[options]\n  LogFile = ${logFile}\n[hello]\n  sequence = 7001,7002\n  start_command = echo start %IP% >> ${out}\n`);
+    const r = await start([conf, '--state-dir', join(tmp, 'a.state'), '--pid-file', pid]);
+    // The PID file holds the runtime's own pid (a child of `ip netns exec`).
+    expect(Number(read(pid).trim())).toBeGreaterThan(0);
+    expect(readFileSync(`/proc/${read(pid).trim()}/cmdline`, 'utf8')).toContain('run\0');
+    expect(r.stderr()).toMatch(/^knockc: knockc run \S+: 1 door\(s\) handled here \(hello\), kernel events from NFLOG group 4242; ready$/m);
+    const t0 = Date.now();
+    knock(7001, 7002);
+    await until('the start command', () => read(out) === 'start 127.0.0.1\n');
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(read(logFile)).toMatch(/^\[\d{4}-\d\d-\d\d \d\d:\d\d\] 127\.0\.0\.1: hello: OPEN SESAME\n\[[^\]]+\] hello: running command: echo start 127\.0\.0\.1 >> \S+\n/m);
+    r.child.kill('SIGTERM');
+    expect(await r.exited).toBe(0);
+    expect(existsSync(pid)).toBe(false);
+    expect(nftList()).toContain('log prefix "knockc d0" group 4242 queue-threshold 1');
+  });
+
+  it('a pending stop command survives kill -9 and runs on time after a restart, once', async () => {
+    const out = join(tmp, 'b.out');
+    const conf = join(tmp, 'b.conf');
+    const state = join(tmp, 'b.state');
+    writeFileSync(conf, `[cmd]\n  sequence = 7101,7102\n  start_command = echo start >> ${out}\n  cmd_timeout = 3\n  stop_command = echo stop $(date +%s%3N) >> ${out}\n`);
+    const a = await start([conf, '--state-dir', state, '--pid-file', join(tmp, 'b.pid')]);
+    knock(7101, 7102);
+    await until('the start command', () => read(out).startsWith('start'));
+    const opened = Date.now();
+    expect(JSON.parse(read(join(state, 'pending.json'))).pending).toHaveLength(1);
+    a.child.kill('SIGKILL');
+    await a.exited;
+    await sleep(500);
+    const b = await start([conf, '--state-dir', state, '--pid-file', join(tmp, 'b.pid')]);
+    await until('the stop command', () => read(out).includes('stop'), 6000);
+    const at = Number(/stop (\d+)/.exec(read(out))![1]);
+    expect(at - opened).toBeGreaterThan(2700);
+    expect(at - opened).toBeLessThan(4000);
+    await sleep(1500);
+    expect(read(out).match(/stop/g)).toHaveLength(1);
+    expect(JSON.parse(read(join(state, 'pending.json'))).pending).toEqual([]);
+    expect(b.stderr()).toMatch(/127\.0\.0\.1: cmd: command timeout/);
+  });
+
+  it('one-time: a used line gets "#", the kernel gets the next sequence, the old one opens nothing', async () => {
+    const out = join(tmp, 'c.out');
+    const seq = join(tmp, 'c.seq');
+    writeFileSync(seq, ' 7201,7202\n 7301,7302\n');
+    const conf = join(tmp, 'c.conf');
+    writeFileSync(conf, `[ot]\n  one_time_sequences = ${seq}\n  start_command = echo open %IP% >> ${out}\n[other]\n  sequence = 7401\n  start_command = echo other >> ${out}\n`);
+    const r = await start([conf, '--state-dir', join(tmp, 'c.state'), '--pid-file', join(tmp, 'c.pid')]);
+    expect(nftList()).toContain('prefix "knockc d0 L1"');
+    knock(7201, 7202);
+    await until('the first opening', () => read(out) === 'open 127.0.0.1\n');
+    expect(read(seq)).toBe('#7201,7202\n 7301,7302\n');
+    await until('the swap', () => nftList().includes('prefix "knockc d0 L2"'));
+    knock(7201, 7202);
+    await sleep(400);
+    expect(read(out)).toBe('open 127.0.0.1\n');
+    knock(7301, 7302);
+    await until('the second opening', () => read(out) === 'open 127.0.0.1\nopen 127.0.0.1\n');
+    // Used up: that door is gone from the kernel, the other still works.
+    await until('the door to close', () => !nftList().includes('knockc d0'));
+    expect(r.stderr()).toMatch(/ot: no more sequences left in the one time sequences file \S+: door closed/);
+    knock(7401);
+    await until('the other door', () => read(out).endsWith('other\n'));
+    expect(r.child.exitCode).toBe(null);
+  });
+
+  it('a second runtime is refused (NFLOG group taken): exit 3, and the first keeps working', async () => {
+    const out = join(tmp, 'd.out');
+    const conf = join(tmp, 'd.conf');
+    writeFileSync(conf, `[d]\n  sequence = 7501\n  start_command = echo d >> ${out}\n`);
+    await start([conf, '--state-dir', join(tmp, 'd.state'), '--pid-file', join(tmp, 'd.pid')]);
+    const second = await start([conf, '--state-dir', join(tmp, 'd2.state'), '--pid-file', join(tmp, 'd2.pid')], false);
+    expect(await second.exited).toBe(3);
+    expect(second.stderr()).toMatch(/^knockc: cannot read kernel events: tcpdump \(NFLOG group 4242\) ended .*\nknockc: knockc run reads NFLOG through tcpdump \(Debian package tcpdump\); the rules were not loaded\n$/);
+    knock(7501);
+    await until('the first runtime to act', () => read(out) === 'd\n');
+  });
+
+  it('a config whose doors need no runtime: loads the rules, says so, exits 0', () => {
+    const conf = join(tmp, 'e.conf');
+    writeFileSync(conf, '[ssh]\n  sequence = 7601\n  start_command = iptables -A INPUT -s %IP% -p tcp --dport 22 -j ACCEPT\n');
+    const r = inNs([process.execPath, CLI, 'run', conf, '--state-dir', join(tmp, 'e.state')]);
+    expect(r.stderr).toBe('knockc: no door needs the runtime: the rules are loaded and the kernel does everything; exiting\n');
+    expect(r.status).toBe(0);
+    expect(nftList()).toContain('knockc_grant4_g0_p');
+  });
+
+  it('a config error is reported with file:line:col and exit 1; nothing is loaded', () => {
+    const conf = join(tmp, 'f.conf');
+    writeFileSync(conf, '[bad]\n  sequence = 70000\n  start_command = true\n');
+    const r = inNs([process.execPath, CLI, 'run', conf]);
+    expect(r.stderr).toContain(`${conf}:2:14: error: section bad: port 70000 is invalid (over 65535) [KC106]`);
+    expect(r.status).toBe(1);
+    expect(nftList()).not.toContain('knockc');
+  });
+});
