@@ -55,7 +55,8 @@ export function explainText(config: KnockdConfig): string {
       out.push(`  IPv4      ${v4}`);
       out.push(`  IPv6      ${v6}`);
     }
-    out.push(`  runtime   ${p.needsRuntime ? 'needed (`knockc run`)' : 'not needed: the kernel does everything'}`);
+    const runtimeWhy = d.sequenceFrom.kind === 'one-time' ? ': the kernel matches the sequence, `knockc run` retires it and runs the commands' : '';
+    out.push(`  runtime   ${p.needsRuntime ? `needed (\`knockc run\`)${runtimeWhy}` : 'not needed: the kernel does everything'}`);
     out.push('');
   }
   if (config.doors.length === 0) out.push('(no doors)\n');

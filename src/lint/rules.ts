@@ -153,7 +153,7 @@ const runtimeNeeds: Rule = ({ plans }, report) => {
       report(plan.code, `[${p.door.name}] needs the runtime: ${what}`, plan.range);
     }
     if (p.door.sequenceFrom.kind === 'one-time') {
-      report('KC404', `[${p.door.name}] uses one-time sequences: the runtime rotates them after each use`, p.door.sequenceFrom.directive.range);
+      report('KC404', `[${p.door.name}] uses one-time sequences: it opens only through \`knockc run\`, which retires each used line and loads the next sequence`, p.door.sequenceFrom.directive.range);
     }
   }
 };
