@@ -18,6 +18,9 @@ import { PendingStore } from '../runtime/pending.js';
 import { Runtime } from '../runtime/runtime.js';
 import { EXIT_HOST, hostStep, nftLocation, preflightIptablesOrExit, preflightOrExit, refuseNftOptions, targetOption, usage, type HostFlags } from './apply.js';
 import { Exit, loadOrExit, packageVersion } from './common.js';
+import type { KnockdConfig } from '../frontend/config.js';
+import { loadConfigFile } from '../frontend/load.js';
+import { formatPosition } from '../frontend/source.js';
 import { maxSources } from './compile.js';
 
 interface RunFlags extends HostFlags {
@@ -75,18 +78,21 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
       const log = new KnockdLog({ file: opts.logFile.value, syslog: opts.useSyslog.value, stderr: true });
       const pidFile = resolve(flags.pidFile ?? (opts.pidFile.from ? opts.pidFile.value : DEFAULT_PID_FILE));
       const store = new PendingStore(join(resolve(flags.stateDir), 'pending.json'));
-      const runtime = new Runtime(loaded.config, {
-        deploy: deployer({ run, target, iface: flags.interface ?? null, log: flags.log === true, version: packageVersion(), source: file }),
-        exec: shell,
-        now: () => Date.now(),
-        log: (m) => log.line(m),
-        loadPending: () => store.load(),
-        savePending: (l) => store.save(l),
-        unusedSequences,
-        retire,
-      });
+      const makeRuntime = (config: KnockdConfig): Runtime =>
+        new Runtime(config, {
+          deploy: deployer({ run, target, iface: flags.interface ?? null, log: flags.log === true, version: packageVersion(), source: file }),
+          exec: shell,
+          now: () => Date.now(),
+          log: (m) => log.line(m),
+          loadPending: () => store.load(),
+          savePending: (l) => store.save(l),
+          unusedSequences,
+          retire,
+        });
+      let runtime = makeRuntime(loaded.config);
       const needed = runtime.runtimeDoors();
 
+      // Events wait here while no runtime is started (start-up, reload).
       let started = false;
       const early: NflogEvent[] = [];
       const source = needed.length
@@ -118,6 +124,34 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
       }
       writeFileSync(pidFile, `${process.pid}\n`);
       log.line(`knockc run ${packageVersion()}: ${needed.length} door(s) handled here (${needed.map((p) => p.door.name).join(', ')}), kernel events from NFLOG group ${NOTIFY_GROUP}; ready`);
+
+      // SIGHUP, like knockd: read the config again and re-apply; a config that does not load
+      // (or rules the kernel refuses) leaves the running one in place.
+      let reloading: Promise<void> = Promise.resolve();
+      process.on('SIGHUP', () => {
+        reloading = reloading.then(async () => {
+          const next = loadConfigFile(file);
+          if (!next.config) {
+            log.line(`reload: ${file} has errors, keeping the running config: ${next.diagnostics.filter((d) => d.severity === 'error').map((d) => `${formatPosition(d.range.start)}: ${d.message}`).join('; ')}`);
+            return;
+          }
+          started = false;
+          runtime.stop();
+          await runtime.idle();
+          const fresh = makeRuntime(next.config);
+          try {
+            await fresh.start();
+            runtime = fresh;
+            log.line(`reload: ${file} loaded (${fresh.runtimeDoors().length} door(s) handled here)`);
+          } catch (e) {
+            log.line(`reload: ${(e as Error).message}; keeping the running config`);
+            runtime = makeRuntime(runtime.config);
+            await runtime.start().catch((err: Error) => log.line(`reload: restoring the running config failed too: ${err.message}`));
+          }
+          started = true;
+          for (const e of early.splice(0)) runtime.handle(e);
+        });
+      });
 
       const why = await new Promise<string>((res) => {
         for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => res(`${sig}`));

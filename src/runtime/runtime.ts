@@ -63,7 +63,7 @@ export class Runtime {
   private stopped = false;
 
   constructor(
-    private readonly config: KnockdConfig,
+    readonly config: KnockdConfig,
     private readonly host: RuntimeHost,
   ) {
     this.plans = new Map(planDoors(config).map((p) => [p.door.index, p]));
@@ -122,6 +122,7 @@ export class Runtime {
   }
 
   handle(e: NflogEvent): void {
+    if (this.stopped) return;
     const tag = parseNotifyPrefix(e.prefix);
     if (!tag) return; // another NFLOG user's packet on our group: not ours to judge
     const plan = this.plans.get(tag.door);

@@ -166,6 +166,26 @@ describe.skipIf(!ready)('knockc run (CLI, scratch network namespace)', () => {
     await until('the first runtime to act', () => read(out) === 'd\n');
   });
 
+  it('SIGHUP reloads the config like knockd; a broken config on SIGHUP keeps the running one', async () => {
+    const out = join(tmp, 'g.out');
+    const conf = join(tmp, 'g.conf');
+    writeFileSync(conf, `[one]\n  sequence = 7701\n  start_command = echo one >> ${out}\n`);
+    const r = await start([conf, '--state-dir', join(tmp, 'g.state'), '--pid-file', join(tmp, 'g.pid')]);
+    const pid = Number(read(join(tmp, 'g.pid')));
+    writeFileSync(conf, `[two]\n  sequence = 7702\n  start_command = echo two >> ${out}\n`);
+    process.kill(pid, 'SIGHUP');
+    await until('the reload', () => /reload: \S+ loaded \(1 door\(s\) handled here\)/.test(r.stderr()));
+    knock(7701);
+    knock(7702);
+    await until('the new door', () => read(out) === 'two\n');
+    writeFileSync(conf, `[three]\n  sequence = 70000\n  start_command = echo three >> ${out}\n`);
+    process.kill(pid, 'SIGHUP');
+    await until('the refused reload', () => /reload: \S+ has errors, keeping the running config: \S+:2:\d+: .*70000/.test(r.stderr()));
+    knock(7702);
+    await until('the old door, still working', () => read(out) === 'two\ntwo\n');
+    expect(r.child.exitCode).toBe(null);
+  });
+
   it('a config whose doors need no runtime: loads the rules, says so, exits 0', () => {
     const conf = join(tmp, 'e.conf');
     writeFileSync(conf, '[ssh]\n  sequence = 7601\n  start_command = iptables -A INPUT -s %IP% -p tcp --dport 22 -j ACCEPT\n');
