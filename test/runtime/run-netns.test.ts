@@ -154,6 +154,28 @@ describe.skipIf(!ready)('knockc run (CLI, scratch network namespace)', () => {
     expect(r.child.exitCode).toBe(null);
   });
 
+  it('one-time with --target iptables: the swap reloads the recent-list rules, the old sequence opens nothing', async () => {
+    const out = join(tmp, 'i.out');
+    const seq = join(tmp, 'i.seq');
+    writeFileSync(seq, ' 7801,7802\n 7811,7812\n 7821,7822\n');
+    const conf = join(tmp, 'i.conf');
+    writeFileSync(conf, `[ot]\n  one_time_sequences = ${seq}\n  start_command = echo open %IP% >> ${out}\n`);
+    const save = (): string => inNs(['iptables-save', '-t', 'filter']).stdout;
+    await start([conf, '--target', 'iptables', '--state-dir', join(tmp, 'i.state'), '--pid-file', join(tmp, 'i.pid')]);
+    expect(save()).toContain('--nflog-prefix "knockc d0 L1"');
+    knock(7801, 7802);
+    await until('the first opening', () => read(out) === 'open 127.0.0.1\n');
+    await until('the swap', () => save().includes('--nflog-prefix "knockc d0 L2"'));
+    expect(read(seq)).toBe('#7801,7802\n 7811,7812\n 7821,7822\n');
+    knock(7801, 7802);
+    await sleep(400);
+    expect(read(out)).toBe('open 127.0.0.1\n');
+    knock(7811, 7812);
+    await until('the second opening', () => read(out) === 'open 127.0.0.1\nopen 127.0.0.1\n');
+    expect(read(seq)).toBe('#7801,7802\n#7811,7812\n 7821,7822\n');
+    inNs([process.execPath, CLI, 'remove', '--target', 'iptables']);
+  });
+
   it('a second runtime is refused (NFLOG group taken): exit 3, and the first keeps working', async () => {
     const out = join(tmp, 'd.out');
     const conf = join(tmp, 'd.conf');
