@@ -30,8 +30,9 @@ const BENCHES: Bench[] = [
   { id: 'latency', title: '1. Knock-to-connect latency', lab: true, load: () => import('./latency.js') },
   { id: 'throughput', title: '2. Cost for traffic that is not a knock', lab: true, load: () => import('./throughput.js') },
   { id: 'flood', title: '3. Knock flood from spoofed sources', lab: true, load: () => import('./flood.js') },
+  { id: 'runtime', title: '5. knockc run: knock-to-command latency and idle cost', lab: true, load: () => import('./runtime.js') },
 ];
-const REPORT_ORDER = ['latency', 'throughput', 'flood', 'compile'];
+const REPORT_ORDER = ['latency', 'throughput', 'flood', 'compile', 'runtime'];
 const RESULTS = join(ROOT, 'bench', 'results');
 
 function sh(cmd: string): string {
