@@ -10,7 +10,7 @@
  */
 import { release } from 'node:os';
 import { deploy, DOOR_CONF, knockConnect, withLab, type Round, type TargetName } from './labkit.js';
-import { barChart, fmt, fmtInt, isMain, load1, mdTable, percentile, printResult, type BenchResult, type Check } from './lib.js';
+import { barChart, fmt, fmtInt, isMain, latencyCells, load1, mdTable, percentile, printResult, type BenchResult, type Check } from './lib.js';
 
 const ROUNDS = Number(process.env['KNOCKC_BENCH_LATENCY_ROUNDS'] ?? 100);
 const WARMUP = 2;
@@ -57,12 +57,7 @@ export async function run(): Promise<BenchResult> {
       return [
         t,
         `${s.open}/${s.rounds}${s.stale ? ` (${s.stale} stale)` : ''}`,
-        `${fmt(s.p50, 2)} ms`,
-        `${fmt(s.p99, 2)} ms`,
-        `${fmt(s.min, 2)} ms`,
-        `${fmt(s.max, 2)} ms`,
-        `${fmt(s.p50v4, 2)} ms`,
-        `${fmt(s.p50v6, 2)} ms`,
+        ...latencyCells(s),
         t === 'knockd' ? '1' : `${fmtInt(kd.p50 / s.p50)}x`,
         `${fmt(s.knock, 2)} ms`,
       ];

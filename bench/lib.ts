@@ -103,6 +103,11 @@ export function fmt(x: number, digits = 1): string {
   return x.toFixed(digits);
 }
 
+/** The latency columns every latency table shows, in milliseconds: p50, p99, min, max, p50 IPv4, p50 IPv6. */
+export function latencyCells(s: { p50: number; p99: number; min: number; max: number; p50v4: number; p50v6: number }): string[] {
+  return [s.p50, s.p99, s.min, s.max, s.p50v4, s.p50v6].map((x) => `${fmt(x, 2)} ms`);
+}
+
 export function fmtInt(x: number): string {
   return Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : 'n/a';
 }

@@ -20,7 +20,7 @@ import { ensureBuilt } from '../test/cli/built.js';
 import type { LabClient, LabServer } from '../test/lab/lab.js';
 import { LabRuntime, netnsOf } from '../test/lab/runtime-host.js';
 import { deployKnockd, knockdPid, resetServer, withLab } from './labkit.js';
-import { barChart, fmt, isMain, load1, mdTable, percentile, printResult, type BenchResult, type Check } from './lib.js';
+import { barChart, fmt, isMain, latencyCells, load1, mdTable, percentile, printResult, type BenchResult, type Check } from './lib.js';
 
 const ROUNDS = Number(process.env['KNOCKC_BENCH_RUNTIME_ROUNDS'] ?? 100);
 const WARMUP = 3;
@@ -240,12 +240,7 @@ export async function run(): Promise<BenchResult> {
       ([['knockc run', kcS], ['knockd', kdS]] as const).map(([name, s]) => [
         name,
         `${s.n}/${ROUNDS}${s.missed ? ` (${s.missed} missed)` : ''}${s.stray ? ` (${s.stray} unmatched)` : ''}`,
-        `${fmt(s.p50, 2)} ms`,
-        `${fmt(s.p99, 2)} ms`,
-        `${fmt(s.min, 2)} ms`,
-        `${fmt(s.max, 2)} ms`,
-        `${fmt(s.p50v4, 2)} ms`,
-        `${fmt(s.p50v6, 2)} ms`,
+        ...latencyCells(s),
       ]),
     );
     const kcCpu = r.idle.kc.reduce((a, p) => a + p.cpu, 0);

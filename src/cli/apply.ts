@@ -143,11 +143,9 @@ function summary(r: NftApplyReport): string {
   return out;
 }
 
-export function registerApply(program: Command, run: Runner = localRunner): void {
-  program
-    .command('apply')
-    .description('compile a knockd.conf and load it into the kernel in one atomic step, keeping live attempts and grants')
-    .argument('<file>', 'knockd.conf')
+/** What to load and where: the options apply and run share. */
+export function loadOptions(cmd: Command): Command {
+  return cmd
     .addOption(targetOption())
     .option('-i, --interface <iface>', 'count knocks only on this interface, like knockd -i (overrides Interface in [options])')
     .option('--log', 'kernel log lines like knockd\'s ("DOOR: Stage N", "DOOR: OPEN SESAME")')
@@ -156,7 +154,13 @@ export function registerApply(program: Command, run: Runner = localRunner): void
     .option('--table <name>', 'name of knockc\'s own nft table', 'knockc')
     .option('--into <family-table>', 'load into your nft table instead, e.g. "inet filter"')
     .option('--chain <chain>', 'with --into: your input chain to jump from (default input)')
-    .option('--forward-chain <chain>', 'with --into: your forward chain, for FORWARD grants')
+    .option('--forward-chain <chain>', 'with --into: your forward chain, for FORWARD grants');
+}
+
+export function registerApply(program: Command, run: Runner = localRunner): void {
+  loadOptions(program.command('apply'))
+    .description('compile a knockd.conf and load it into the kernel in one atomic step, keeping live attempts and grants')
+    .argument('<file>', 'knockd.conf')
     .option('-n, --dry-run', 'check with nft -c and print what would change; the kernel is not touched')
     .option('--print-script', 'print the nft script that is (or, with --dry-run, would be) loaded')
     .option('-v, --verbose', 'print the host checks and timings')

@@ -16,7 +16,7 @@ import { retire, unusedSequences } from '../runtime/one-time-file.js';
 import type { NflogEvent } from '../runtime/pcap-nflog.js';
 import { PendingStore } from '../runtime/pending.js';
 import { Runtime } from '../runtime/runtime.js';
-import { EXIT_HOST, hostStep, nftLocation, preflightIptablesOrExit, preflightOrExit, refuseNftOptions, targetOption, usage, type HostFlags } from './apply.js';
+import { EXIT_HOST, hostStep, loadOptions, nftLocation, preflightIptablesOrExit, preflightOrExit, refuseNftOptions, usage, type HostFlags } from './apply.js';
 import { Exit, loadOrExit, packageVersion } from './common.js';
 import type { KnockdConfig } from '../frontend/config.js';
 import { loadConfigFile } from '../frontend/load.js';
@@ -45,19 +45,9 @@ function shell(command: string): Promise<number | null> {
 }
 
 export function registerRun(program: Command, run: Runner = localRunner): void {
-  program
-    .command('run')
+  loadOptions(program.command('run'))
     .description('load the rules and run what the kernel cannot do: one-time sequences and commands (reacts to kernel events, never sniffs)')
     .argument('<file>', 'knockd.conf')
-    .addOption(targetOption())
-    .option('-i, --interface <iface>', 'count knocks only on this interface, like knockd -i (overrides Interface in [options])')
-    .option('--log', 'kernel log lines like knockd\'s ("DOOR: Stage N", "DOOR: OPEN SESAME")')
-    .option('--guard', 'iptables: also drop new connections to granted ports from sources without the grant')
-    .option('--max-sources <n>', 'bound every kernel set to N sources')
-    .option('--table <name>', 'name of knockc\'s own nft table', 'knockc')
-    .option('--into <family-table>', 'load into your nft table instead, e.g. "inet filter"')
-    .option('--chain <chain>', 'with --into: your input chain to jump from (default input)')
-    .option('--forward-chain <chain>', 'with --into: your forward chain, for FORWARD grants')
     .option('--state-dir <dir>', 'where pending stop commands are kept across restarts', DEFAULT_STATE_DIR)
     .option('--pid-file <file>', `PID file (default: the config's PidFile when set, else ${DEFAULT_PID_FILE})`)
     .option('-v, --verbose', 'print the host checks')
