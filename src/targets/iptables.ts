@@ -16,8 +16,9 @@
 // --remove of an absent source ends an iptables rule, and LOG/NFLOG need a rule of their own, a rule
 // with several statements becomes `<matches> -j SUB` (or `-g SUB` for return/goto verdicts, so that
 // falling off SUB leaves the calling chain as the IR verdict does) and SUB holds one rule per statement
-// followed by the verdict. A dispatch becomes one `-p P --dport N -g CHAIN` rule per entry (linear:
-// iptables has no verdict maps).
+// followed by the verdict. A dispatch becomes `-p P --dport N -g CHAIN` rules, one per entry: walked in
+// order when the dispatch is small, else behind a search tree over port ranges (see dispatchRules), so
+// that a packet walks O(log n) rules instead of n (iptables has no verdict maps).
 // Lists are named knockc_<role><4|6>_<the IR set's stable key> (see listNames); INPUT and FORWARD
 // reach the program through knockc_input / knockc_forward, which the user hooks once (see the
 // template's header: iptables-restore cannot insert a rule only when it is missing).
@@ -27,7 +28,7 @@ import type { Range } from '../frontend/source.js';
 import { cutBytes } from '../text.js';
 import { doorSummaries } from './header.js';
 import type { Family, PortRange } from '../model/grant.js';
-import type { Chain, Match, Program, Rule, SetDecl, Stmt, Verdict } from '../model/ir.js';
+import type { Chain, Dispatch, Match, Program, Rule, SetDecl, Stmt, Verdict } from '../model/ir.js';
 import { lower, type LowerOptions } from '../model/lower.js';
 import { planDoors, type DoorPlan } from '../model/plan.js';
 import { loadTemplate } from './templates.js';
@@ -68,6 +69,17 @@ export const RECENT_SECONDS_MAX = 4294967;
 export const LOG_PREFIX_MAX = 29;
 const NFLOG_PREFIX_MAX = 63;
 const COMMENT_MAX = 255;
+/** Dispatches of up to this many entries (of one protocol) stay one rule per entry; larger ones become a search tree. */
+export const DISPATCH_LINEAR_MAX = 8;
+/** Levels of chains a dispatch's search tree may add to the path of a packet (at most; see toRuleset). */
+export const DISPATCH_LEVELS = 4;
+/**
+ * knockc's longest path of chains, knockc_input (or knockc_forward) counting as 1. nf_tables (the
+ * kernel side of iptables-nft) refuses a ruleset with more than 15 chains below a built-in chain,
+ * -g as well as -j ("RULE_INSERT failed (Too many links)", NFT_JUMP_STACK_SIZE 16); this leaves
+ * room for two chains of the user's between INPUT and knockc_input.
+ */
+export const CHAIN_DEPTH_MAX = 13;
 /** -m multiport takes 15 ports; a range counts twice. */
 export const MULTIPORT_SLOTS = 15;
 
@@ -131,6 +143,8 @@ const bytes = (s: string): number => Buffer.byteLength(s);
 
 /** Text inside "..." in restore input: no quotes, backslashes or control characters. */
 function safe(s: string, max: number): string {
+  // Short printable ASCII without quotes (nearly every comment) is fine as it is: one scan, no copy.
+  if (s.length <= max && !/[^\u0020-\u0021\u0023-\u005b\u005d-\u007e]/.test(s)) return s;
   // eslint-disable-next-line no-control-regex
   return cutBytes(s.replace(/["\\]/g, "'").replace(/[\u0000-\u001f\u007f]/g, ' '), max);
 }
@@ -328,21 +342,146 @@ function verdictTarget(v: Verdict): Target {
 
 const comment = (text: string | undefined): Frag[] => (text ? [{ k: 'comment', text: safe(text, COMMENT_MAX) }] : []);
 
-/** An IR chain as one iptables chain plus the sub-chains its multi-statement rules need. */
-function translateChain(c: Chain, lists: ListMap): IptChain[] {
-  const rules: IptRule[] = [];
+/**
+ * An IR chain as one iptables chain plus the sub-chains its multi-statement rules and large
+ * dispatches need. `levels(i)`: how deep the search tree of the dispatch on line i may nest (0:
+ * linear); `owners` learns which line each tree chain belongs to.
+ */
+function translateChain(c: Chain, lists: ListMap, linearMax: number, levels: (line: number) => number, owners: Map<string, number>): IptChain[] {
   const subs: IptChain[] = [];
-  c.lines.forEach((line, i) => {
-    if (line.kind === 'dispatch') {
-      for (const e of line.entries) {
-        rules.push({ match: [{ k: 'proto', proto: e.proto }, { k: 'dport', lo: e.port, hi: e.port }], target: { k: 'goto', chain: checkChainName(e.chain) } });
-      }
-      return;
-    }
-    translateRule(c.name, i, line, lists, rules, subs);
+  const trees: IptChain[] = [];
+  const perLine: IptRule[][] = c.lines.map((line, i) => {
+    const rules: IptRule[] = [];
+    if (line.kind === 'rule') translateRule(c.name, i, line, lists, rules, subs);
+    return rules;
   });
-  return [{ name: checkChainName(c.name), comment: c.comment, rules }, ...subs];
+  const big = c.lines.filter((l) => l.kind === 'dispatch' && l.entries.length > linearMax).length;
+  // Right to left: a dispatch's tree needs the rules that follow it (its "rest").
+  for (let i = c.lines.length - 1; i >= 0; i--) {
+    const line = c.lines[i]!;
+    if (line.kind !== 'dispatch') continue;
+    if (line.entries.length <= linearMax || levels(i) === 0) {
+      perLine[i] = line.entries.map(dispatchLeaf);
+      continue;
+    }
+    const base = big > 1 ? `${c.name}_${i}` : c.name;
+    const after = perLine.slice(i + 1).flat();
+    const rest = after.length ? checkChainName(`${base}_rest`) : null;
+    const before = trees.length;
+    perLine[i] = dispatchRules(c.name, base, line, rest, linearMax, levels(i), trees);
+    for (const t of trees.slice(before)) owners.set(t.name, i);
+    // Only tree chains go to REST (none when each protocol's entries are few).
+    if (rest && trees.length > before) {
+      trees.push({ name: rest, comment: `${c.name} after its dispatch, for ports in a range of the dispatch's search tree but not in the dispatch`, rules: after });
+    }
+  }
+  return [{ name: checkChainName(c.name), comment: c.comment, rules: perLine.flat() }, ...subs, ...trees];
 }
+
+type DispatchEntry = Dispatch['entries'][number];
+
+const dispatchLeaf = (e: DispatchEntry): IptRule => ({
+  match: [{ k: 'proto', proto: e.proto }, { k: 'dport', lo: e.port, hi: e.port }],
+  target: { k: 'goto', chain: checkChainName(e.chain) },
+});
+
+/**
+ * A tree chain's name: the dispatching chain's (`base`) and the range, so that it does not change
+ * when doors elsewhere change. Two five-digit ports after a long base (knockc_grant4_in) do not
+ * fit in CHAIN_NAME_MAX: then the ports are written in hexadecimal, separated by "." instead of
+ * "-" (so that the two forms never give one name to two ranges).
+ */
+function treeChainName(base: string, proto: Proto, lo: number, hi: number): string {
+  const p = proto === 'tcp' ? 't' : 'u';
+  const name = `${base}_${p}${lo}-${hi}`;
+  return checkChainName(name.length <= CHAIN_NAME_MAX ? name : `${base}_${p}${lo.toString(16)}.${hi.toString(16)}`);
+}
+
+/**
+ * A large dispatch as a search tree of chains over port ranges, per protocol, at most `levels`
+ * chains deep. The dispatching chain gets one rule for the whole span of the protocol's ports,
+ * `-p P --dport MIN:MAX -g SPAN` (a port outside it, most traffic, costs that one rule); SPAN and
+ * the chains below it split their sorted entries into a few groups of about equal size,
+ * `-p P --dport LO:HI -g GROUP` each (LO and HI: the group's first and last port), as few as the
+ * levels left allow, down to at most `linearMax` entries, which end in the dispatch's own
+ * `-p P --dport N -g CHAIN` rules. With one level there is no SPAN: the groups are in the
+ * dispatching chain. A packet walks a few rules per level; the depth is bounded because
+ * nf_tables limits nesting (CHAIN_DEPTH_MAX).
+ *
+ * Every step is a goto, as the dispatch's own entry is (ir-interpreter.ts: an entry ends the
+ * dispatching chain): the jump stack is the one the dispatching chain had, so RETURN (or the end)
+ * of an entry's chain returns to whoever called the dispatching chain, as before. A packet whose
+ * port falls in a tree chain's range but in no entry must go on after the dispatch, in the
+ * dispatching chain: every tree chain ends with `-g REST`, a chain holding the dispatching chain's
+ * rules after the dispatch (also reached by goto, so its RETURNs and its end mean what they mean
+ * there). With nothing after the dispatch there is no REST: the end of a tree chain entered by
+ * goto is then the end of the dispatching chain.
+ */
+function dispatchRules(owner: string, base: string, d: Dispatch, rest: string | null, linearMax: number, levels: number, chains: IptChain[]): IptRule[] {
+  // Stable: of entries with equal (proto, port) the first wins, as in the IR; the others never match.
+  const seen = new Set<string>();
+  const sorted = [...d.entries]
+    .sort((a, b) => (a.proto === b.proto ? a.port - b.port : a.proto < b.proto ? -1 : 1))
+    .filter((e) => !seen.has(`${e.proto}/${e.port}`) && seen.add(`${e.proto}/${e.port}`));
+  const tail: IptRule[] = rest ? [{ match: [], target: { k: 'goto', chain: rest } }] : [];
+  /** The rules for `es` with `levels` levels of chains below them. */
+  const node = (es: readonly DispatchEntry[], levels: number): IptRule[] => {
+    if (es.length <= linearMax || levels === 0) return es.map(dispatchLeaf);
+    // The fewest groups that leave at most linearMax entries per chain after `levels` levels.
+    let groups = 2;
+    while (groups ** levels * linearMax < es.length) groups++;
+    const size = Math.ceil(es.length / groups);
+    const out: IptRule[] = [];
+    for (let i = 0; i < es.length; i += size) out.push(group(es.slice(i, i + size), levels - 1));
+    return out;
+  };
+  /** A range rule to a chain holding `es` (with `levels` levels below it). */
+  const group = (es: readonly DispatchEntry[], levels: number): IptRule => {
+    if (es.length === 1) return dispatchLeaf(es[0]!);
+    const { proto, port: lo } = es[0]!;
+    const hi = es[es.length - 1]!.port;
+    const name = treeChainName(base, proto, lo, hi);
+    const rules: IptRule[] = [];
+    // Parents before children in the file.
+    chains.push({ name, comment: `dispatch of ${owner}: ${proto} ports ${lo}-${hi} (${es.length} entries)`, rules });
+    rules.push(...node(es, levels), ...tail);
+    return { match: [{ k: 'proto', proto }, { k: 'dport', lo, hi }], target: { k: 'goto', chain: name } };
+  };
+  const out: IptRule[] = [];
+  for (const proto of new Set(sorted.map((e) => e.proto))) {
+    const es = sorted.filter((e) => e.proto === proto);
+    out.push(...(es.length > linearMax && levels >= 2 ? [group(es, levels - 1)] : node(es, levels)));
+  }
+  return out;
+}
+
+/** The longest path of chains from knockc_input / knockc_forward, -j and -g alike. */
+export function longestPath(chains: readonly IptChain[]): string[] {
+  const byName = new Map(chains.map((c) => [c.name, c]));
+  /** chain -> chains on the longest path from it (itself included), and the next one on it */
+  const memo = new Map<string, { depth: number; next: string | null }>();
+  const visit = (name: string): number => {
+    const hit = memo.get(name);
+    if (hit) return hit.depth;
+    memo.set(name, { depth: 1, next: null }); // (knockc builds no loops)
+    let best = { depth: 1, next: null as string | null };
+    for (const r of byName.get(name)?.rules ?? []) {
+      if ((r.target?.k === 'jump' || r.target?.k === 'goto') && byName.has(r.target.chain)) {
+        const d = 1 + visit(r.target.chain);
+        if (d > best.depth) best = { depth: d, next: r.target.chain };
+      }
+    }
+    memo.set(name, best);
+    return best.depth;
+  };
+  let cur: string | null = visit(TOP_CHAINS.forward) > visit(TOP_CHAINS.input) ? TOP_CHAINS.forward : TOP_CHAINS.input;
+  const path: string[] = [];
+  for (; cur !== null; cur = memo.get(cur)?.next ?? null) path.push(cur);
+  return path;
+}
+
+/** How many chains deep knockc's rules nest: knockc_input (or knockc_forward) counts as 1. */
+export const chainDepth = (chains: readonly IptChain[]): number => longestPath(chains).length;
 
 function translateRule(chain: string, index: number, r: Rule, lists: ListMap, rules: IptRule[], subs: IptChain[]): void {
   const alts = matchAlternatives(r.match, lists);
@@ -401,8 +540,16 @@ function reachable(program: Program, entry: string): Chain[] {
   return out;
 }
 
+export interface RulesetOptions {
+  /** Dispatches with more entries of one protocol than this become a search tree (default DISPATCH_LINEAR_MAX). */
+  readonly dispatchLinearMax?: number;
+  /** Levels a search tree may nest at most (default DISPATCH_LEVELS; 0: every dispatch linear). */
+  readonly dispatchLevels?: number;
+}
+
 /** The IR program of one family as iptables chains and xt_recent lists. */
-export function toRuleset(program: Program, family: Family): IptRuleset {
+export function toRuleset(program: Program, family: Family, opts: RulesetOptions = {}): IptRuleset {
+  const linearMax = Math.max(1, opts.dispatchLinearMax ?? DISPATCH_LINEAR_MAX);
   const named = listNames(program.sets.filter((s) => s.family === family));
   const lists: IptList[] = [];
   for (const { list, seconds, set } of named.values()) {
@@ -422,7 +569,36 @@ export function toRuleset(program: Program, family: Family): IptRuleset {
     { name: TOP_CHAINS.input, comment: 'from INPUT: knock tracking, then grants', rules: [...jump(knock), ...jump(grant.input)] },
     { name: TOP_CHAINS.forward, comment: 'from FORWARD: knocks to a Target, then forwarded grants', rules: [...jump(knockForward ? knock : undefined), ...jump(grant.forward)] },
   ];
-  const chains = [...top, ...program.chains.filter((c) => c.family === family).flatMap((c) => translateChain(c, named))];
+  const mine = program.chains.filter((c) => c.family === family);
+  // Search trees as deep as DISPATCH_LEVELS; while the chains nest deeper than CHAIN_DEPTH_MAX,
+  // the last tree on the deepest path loses a level (the first dispatches a packet meets are the
+  // ones every packet walks: they keep their depth longest).
+  const initial = Math.max(0, opts.dispatchLevels ?? DISPATCH_LEVELS);
+  const budget = new Map<string, number>();
+  const levelsOf = (c: Chain, i: number): number => budget.get(`${c.name}#${i}`) ?? initial;
+  const owner = new Map<string, string>();
+  const done = new Map<Chain, { key: string; out: IptChain[] }>();
+  const translate = (c: Chain): IptChain[] => {
+    const key = c.lines.map((l, i) => (l.kind === 'dispatch' ? levelsOf(c, i) : '')).join(',');
+    const hit = done.get(c);
+    if (hit?.key === key) return hit.out;
+    const owners = new Map<string, number>();
+    const out = translateChain(c, named, linearMax, (i) => levelsOf(c, i), owners);
+    for (const [name, i] of owners) owner.set(name, `${c.name}#${i}`);
+    done.set(c, { key, out });
+    return out;
+  };
+  let chains: IptChain[];
+  for (;;) {
+    chains = [...top, ...mine.flatMap(translate)];
+    const path = longestPath(chains);
+    if (path.length <= CHAIN_DEPTH_MAX) break;
+    const trees = path.map((n) => owner.get(n)).filter((id): id is string => id !== undefined && (budget.get(id) ?? initial) > 0);
+    const last = trees[trees.length - 1];
+    if (last === undefined) break; // no tree left on it: as deep as one rule per entry would be
+    const onPath = trees.filter((id) => id === last).length;
+    budget.set(last, Math.min((budget.get(last) ?? initial) - 1, onPath - 1));
+  }
   const names = new Set<string>();
   for (const c of chains) {
     if (names.has(c.name)) throw new Error(`internal: two iptables chains named ${c.name}`);
@@ -491,13 +667,18 @@ export function renderIptables(ruleset: IptRuleset, meta: RenderMeta): string {
     chains: ruleset.chains.map((c) => ({
       name: c.name,
       comment: safe(c.comment, 200),
-      rules: c.rules.map((r) => ({ match: r.match.map(fragView), target: r.target })),
+      // Made when the template reaches the chain (an own getter, which Handlebars reads like a
+      // property), so that the views of a big ruleset never all live at once.
+      get rules() {
+        return c.rules.map((r) => ({ match: r.match.map(fragView), target: r.target }));
+      },
     })),
   };
   return tidy(loadTemplate('iptables', 'restore', ['syntax'])(data));
 }
 
-export function compileIptables(config: KnockdConfig, o: IptablesOptions): { text: string; program: Program; ruleset: IptRuleset } {
+/** `plans`: planDoors(config) when the caller has it already. */
+export function compileIptables(config: KnockdConfig, o: IptablesOptions, plans?: readonly DoorPlan[]): { text: string; program: Program; ruleset: IptRuleset } {
   const lowerOpts: LowerOptions = {
     // 'into': grants accept, like knockd's iptables commands; 'standalone' adds the guard.
     mode: o.guard ? 'standalone' : 'into',
@@ -507,8 +688,8 @@ export function compileIptables(config: KnockdConfig, o: IptablesOptions): { tex
     notifyGroup: o.notifyGroup,
     plan: {},
   };
-  const plans = planDoors(config, lowerOpts.plan);
-  checkTimeouts(plans, o.family);
+  const doorPlans = plans ?? planDoors(config, lowerOpts.plan);
+  checkTimeouts(doorPlans, o.family);
   const program = lower(config, lowerOpts);
   const ruleset = toRuleset(program, o.family);
   const text = renderIptables(ruleset, {
@@ -516,7 +697,7 @@ export function compileIptables(config: KnockdConfig, o: IptablesOptions): { tex
     source: o.source,
     notifyGroup: o.notifyGroup,
     guard: o.guard,
-    doors: doorSummaries(plans, o.family),
+    doors: doorSummaries(doorPlans, o.family),
     runtimeDoors: program.runtimeDoors,
   });
   return { text, program, ruleset };
@@ -524,5 +705,6 @@ export function compileIptables(config: KnockdConfig, o: IptablesOptions): { tex
 
 /** Collapse the blank lines left by template blocks; keep exactly one final newline. */
 function tidy(s: string): string {
-  return s.replace(/[ \t]+$/gm, '').replace(/\n{3,}/g, '\n\n').replace(/\s*$/, '\n');
+  // trimEnd: what /\s*$/ removes, without a regex that retries at every whitespace of a big file.
+  return s.replace(/[ \t]+$/gm, '').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
 }

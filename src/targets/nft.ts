@@ -5,7 +5,7 @@ import type { KnockdConfig } from '../frontend/config.js';
 import type { Family } from '../model/grant.js';
 import type { Chain, Line, Match, Program, SetDecl, Stmt } from '../model/ir.js';
 import { lower, type LowerOptions } from '../model/lower.js';
-import { FAMILIES, planDoors } from '../model/plan.js';
+import { FAMILIES, planDoors, type DoorPlan } from '../model/plan.js';
 import { cutBytes } from '../text.js';
 import { doorSummaries } from './header.js';
 import { loadTemplate } from './templates.js';
@@ -42,11 +42,21 @@ const ADDR_TYPE: Record<Family, string> = { ip: 'ipv4_addr', ip6: 'ipv6_addr' };
 
 /** nft strings cannot hold double quotes, and comments are limited to 128 bytes. */
 function safe(s: string, max = 120): string {
+  // Short ASCII without quotes (nearly every comment) is fine as it is: one scan, no copy.
+  if (s.length <= max && !/["\\\n\r\u0080-\uffff]/.test(s)) return s;
   return cutBytes(s.replace(/["\\\n\r]/g, "'"), max);
 }
 
+/**
+ * `{ ...x, ...fields }` without object spread, which V8 runs slowly on the many shapes of IR
+ * matches and statements (a fifth of a big compile went there).
+ */
+function withFields<T extends object, U extends object>(x: T, fields: U): T & U {
+  return Object.assign(Object.assign({}, x), fields);
+}
+
 function lineView(l: Line, af: Family): unknown {
-  if (l.kind === 'dispatch') return { ...l, comment: l.comment ? safe(l.comment) : undefined };
+  if (l.kind === 'dispatch') return withFields(l, { comment: l.comment ? safe(l.comment) : undefined });
   // `tcp dport N` reads better than `meta l4proto tcp th dport N`, and means the same.
   const match: Array<Match & { af: Family }> = [];
   for (let i = 0; i < l.match.length; i++) {
@@ -57,24 +67,33 @@ function lineView(l: Line, af: Family): unknown {
       i++;
       continue;
     }
-    match.push({ ...m, af });
+    match.push(withFields(m, { af }));
   }
-  const stmts = l.stmts.map((s: Stmt) => (s.k === 'log' ? { ...s, prefix: safe(`knockc ${s.prefix}`, 120), af } : { ...s, af }));
+  const stmts = l.stmts.map((s: Stmt) => (s.k === 'log' ? withFields(s, { prefix: safe(`knockc ${s.prefix}`, 120), af }) : withFields(s, { af })));
   // Rules that change a source's state count their packets: `knockc status` reads knocks,
   // openings and resets per door from these counters.
   const counter = l.stmts.some((s) => s.k !== 'log');
-  return { ...l, match, stmts, counter, comment: l.comment ? safe(l.comment) : undefined };
+  return withFields(l, { match, stmts, counter, comment: l.comment ? safe(l.comment) : undefined });
 }
 
 function chainView(c: Chain): unknown {
-  return { name: c.name, comment: safe(c.comment), lines: c.lines.map((l) => lineView(l, c.family)) };
+  // Made when the template reaches the chain (an own getter, which Handlebars reads like a
+  // property), so that the views of a big ruleset never all live at once.
+  return {
+    name: c.name,
+    comment: safe(c.comment),
+    get lines() {
+      return c.lines.map((l) => lineView(l, c.family));
+    },
+  };
 }
 
 function setView(s: SetDecl, maxSources: number | null): unknown {
   return { name: s.name, addrType: ADDR_TYPE[s.family], hasTimeout: s.timeout !== null, timeout: s.timeout, size: maxSources, comment: `${safe(s.comment, 100)} [${s.key}]` };
 }
 
-export function compileNft(config: KnockdConfig, o: NftOptions): { text: string; program: Program } {
+/** `plans`: planDoors(config) when the caller has it already (used without --into only: --into plans differently). */
+export function compileNft(config: KnockdConfig, o: NftOptions, plans?: readonly DoorPlan[]): { text: string; program: Program } {
   const families: Family[] = o.into ? (o.into.family === 'inet' ? [...FAMILIES] : [o.into.family]) : [...FAMILIES];
   const lowerOpts: LowerOptions = {
     mode: o.into ? 'into' : 'standalone',
@@ -90,12 +109,12 @@ export function compileNft(config: KnockdConfig, o: NftOptions): { text: string;
       const chain = pick(f);
       return chain ? [{ nfproto: NFPROTO[f], chain }] : [];
     });
-  const plans = planDoors(config, lowerOpts.plan);
+  const doors = doorSummaries(plans && !o.into ? plans : planDoors(config, lowerOpts.plan), 'ip');
   const data = {
     version: o.version,
     source: o.source,
     notifyGroup: o.notifyGroup,
-    doors: doorSummaries(plans, 'ip'),
+    doors,
     runtimeDoors: program.runtimeDoors,
     table: o.into ? o.into.table : o.table,
     family: o.into?.family ?? 'inet',

@@ -4,7 +4,9 @@
 // the first false one) runs the same random scenarios as the model-level
 // equivalence test next to the IR interpreter, and must log the same stages
 // and openings and let the same probes through, in both modes (default
-// "accept like knockd", and --guard).
+// "accept like knockd", and --guard). Each scenario also runs on the same
+// program rendered with every dispatch as a search tree (dispatchLinearMax 1:
+// the random doors have too few ports for the default to build one).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fc from 'fast-check';
@@ -15,116 +17,12 @@ import type { Family } from '../../src/model/grant.js';
 import { rule, type Match, type Program, type SetDecl } from '../../src/model/ir.js';
 import { IrMachine } from '../../src/model/ir-interpreter.js';
 import type { Packet } from '../../src/model/packet.js';
-import { compileIptables, IPTABLES_DEFAULTS, renderIptables, TOP_CHAINS, toRuleset, type Frag, type IptChain, type IptRuleset } from '../../src/targets/iptables.js';
+import { compileIptables, IPTABLES_DEFAULTS, renderIptables, toRuleset } from '../../src/targets/iptables.js';
+import { IptMachine } from './ipt-machine.js';
 import { configText, GRANT_PORTS, LOCAL4, LOCAL6, scenarioArb } from '../model/random-scenarios.js';
 
 const seed = process.env.KNOCKC_SEED ? Number(process.env.KNOCKC_SEED) : Date.now() % 2 ** 31;
 const runs = Number(process.env.KNOCKC_RUNS ?? 400);
-
-type Verdict = 'accept' | 'drop' | 'continue';
-
-/** iptables + xt_recent, as far as knockc's rules use them. */
-class IptMachine {
-  private readonly chains = new Map<string, IptChain>();
-  /** list -> source -> time of the newest stamp (--rcheck --seconds looks at the newest). */
-  private readonly lists = new Map<string, Map<string, number>>();
-  readonly log: Array<{ time: number; src: string; prefix: string }> = [];
-
-  constructor(ruleset: IptRuleset) {
-    for (const c of ruleset.chains) this.chains.set(c.name, c);
-    for (const l of ruleset.lists) this.lists.set(l.name, new Map());
-  }
-
-  /** A packet on INPUT (local destination) or FORWARD, through knockc's hook there. */
-  run(p: Packet): Verdict {
-    const r = this.call(p.dstLocal ? TOP_CHAINS.input : TOP_CHAINS.forward, p, 0);
-    return r === 'return' ? 'continue' : r;
-  }
-
-  private list(name: string): Map<string, number> {
-    const l = this.lists.get(name);
-    if (!l) throw new Error(`rule uses list ${name}, which the ruleset does not declare`);
-    return l;
-  }
-
-  // The kernel's test is `now - stamp <= seconds` in jiffies; the IR's sets expire at `now - start >= timeout`.
-  // They differ only when a packet comes exactly one timeout after the stamp, to the jiffy.
-  private live(list: string, src: string, now: number, seconds: number | null): boolean {
-    const t = this.list(list).get(src);
-    return t !== undefined && (seconds === null || now - t < seconds);
-  }
-
-  private match(f: Frag, p: Packet): boolean {
-    switch (f.k) {
-      case 'iif':
-        return p.iif === f.name;
-      case 'daddr':
-        return p.dst === f.addr;
-      case 'proto':
-        return p.proto === f.proto;
-      case 'dport':
-        return p.port >= f.lo && p.port <= f.hi;
-      case 'tcp-flags':
-        return f.mask.every((x) => p.flags.includes(x) === f.set.includes(x));
-      case 'syn-only':
-        return p.flags.includes('syn') && !p.flags.some((x) => x === 'ack' || x === 'rst' || x === 'fin');
-      case 'multiport':
-        return f.ranges.some((r) => p.port >= r.lo && p.port <= r.hi);
-      case 'dst-local':
-        return p.dstLocal;
-      case 'ct-new':
-        return p.ctNew;
-      case 'not-ct-new':
-        return !p.ctNew;
-      case 'recent-check':
-        return this.live(f.list, p.src, p.time, f.seconds);
-      case 'recent-absent':
-        return !this.live(f.list, p.src, p.time, f.seconds);
-      case 'recent-set':
-        this.list(f.list).set(p.src, p.time);
-        return true;
-      case 'recent-remove':
-        return this.list(f.list).delete(p.src);
-      case 'comment':
-        return true;
-    }
-  }
-
-  private call(name: string, p: Packet, depth: number): 'accept' | 'drop' | 'return' {
-    if (depth > 64) throw new Error(`chain depth over 64 at ${name}`);
-    const c = this.chains.get(name);
-    if (!c) throw new Error(`no chain ${name}`);
-    for (const r of c.rules) {
-      // Matches run left to right; the first false one ends the rule (later --set/--remove do not run).
-      if (!r.match.every((f) => this.match(f, p))) continue;
-      const t = r.target;
-      if (!t) continue;
-      switch (t.k) {
-        case 'accept':
-        case 'drop':
-          return t.k;
-        case 'return':
-          return 'return';
-        case 'log':
-          this.log.push({ time: p.time, src: p.src, prefix: t.prefix.replace(/^knockc /, '').replace(/ $/, '') });
-          continue;
-        case 'nflog':
-          this.log.push({ time: p.time, src: p.src, prefix: t.prefix.replace(/^knockc /, 'notify ') });
-          continue;
-        case 'jump': {
-          const v = this.call(t.chain, p, depth + 1);
-          if (v !== 'return') return v;
-          continue;
-        }
-        case 'goto': {
-          // -g: when the target returns, so does this chain.
-          return this.call(t.chain, p, depth + 1);
-        }
-      }
-    }
-    return 'return';
-  }
-}
 
 function parse(text: string): KnockdConfig {
   const r = parseConfigText(text, { file: 'random.conf' });
@@ -143,10 +41,11 @@ describe('iptables rules behave like the IR program they render', () => {
       fc.assert(
         fc.property(scenarioArb, ({ doors, trace }) => {
           const config = parse(configText(doors));
-          const machines = new Map<Family, { ir: IrMachine; ipt: IptMachine }>();
+          const machines = new Map<Family, { ir: IrMachine; ipt: IptMachine; tree: IptMachine }>();
           for (const family of ['ip', 'ip6'] as const) {
             const r = compileIptables(config, { ...IPTABLES_DEFAULTS, family, guard, iface: 'eth0', log: true, version: 'TEST', source: 'random.conf' });
-            machines.set(family, { ir: new IrMachine(r.program), ipt: new IptMachine(r.ruleset) });
+            const tree = new IptMachine(toRuleset(r.program, family, { dispatchLinearMax: 1 }));
+            machines.set(family, { ir: new IrMachine(r.program), ipt: new IptMachine(r.ruleset), tree });
           }
           const end = (trace[trace.length - 1]?.time ?? 0) + 12;
           let i = 0;
@@ -156,19 +55,24 @@ describe('iptables rules behave like the IR program they render', () => {
               const m = machines.get(p.family)!;
               m.ir.knock(p);
               // Knock ports are never granted ports here: the grant part of the hook lets them continue.
-              expect(m.ipt.run(p), `knock at t=${p.time}`).toBe(m.ir.admits(p, p.dstLocal ? 'input' : 'forward'));
+              const want = m.ir.admits(p, p.dstLocal ? 'input' : 'forward');
+              expect(m.ipt.run(p), `knock at t=${p.time}`).toBe(want);
+              expect(m.tree.run(p), `knock at t=${p.time} (trees)`).toBe(want);
             }
             for (const src of new Set(trace.map((p) => p.src))) {
               for (const port of GRANT_PORTS) {
                 const p = probe(src, port, t);
                 const m = machines.get(p.family)!;
-                expect(m.ipt.run(p), `t=${t} ${src} port ${port}`).toBe(m.ir.admits(p));
+                const want = m.ir.admits(p);
+                expect(m.ipt.run(p), `t=${t} ${src} port ${port}`).toBe(want);
+                expect(m.tree.run(p), `t=${t} ${src} port ${port} (trees)`).toBe(want);
               }
             }
           }
-          for (const { ir, ipt } of machines.values()) {
+          for (const { ir, ipt, tree } of machines.values()) {
             const show = (l: { time: number; src: string; prefix: string }): string => `${l.time} ${l.src} ${l.prefix}`;
             expect(ipt.log.map(show)).toEqual(ir.log.map(show));
+            expect(tree.log.map(show)).toEqual(ir.log.map(show));
           }
         }),
         { seed, numRuns: runs, endOnFailure: true },
@@ -178,7 +82,9 @@ describe('iptables rules behave like the IR program they render', () => {
 });
 
 // The lowering uses few shapes (statements with no verdict or `return`); the generator handles every
-// combination the IR allows. This hand-written program has one rule of each shape.
+// combination the IR allows. This hand-written program has one rule of each shape, and dispatches
+// large enough to become search trees: one followed by more rules (a port in a tree's range but not
+// in the dispatch must go on after it), one that ends its chain, entries whose chains return.
 describe('every IR rule shape', () => {
   const set = (name: string, timeout: number | null): SetDecl => ({ name, family: 'ip', role: 'stage', timeout, comment: name, key: name.slice(-1) });
   const tcp = (port: number): Match[] => [{ k: 'proto', proto: 'tcp' }, { k: 'dport', port }];
@@ -187,6 +93,8 @@ describe('every IR rule shape', () => {
   const G = 'knockc_t_g';
   const MAIN = 'knockc_t_main';
   const C2 = 'knockc_t_c2';
+  const C3 = 'knockc_t_c3';
+  const D2 = 'knockc_t_d2';
   const program: Program = {
     families: ['ip'],
     sets: [set(A, 5), set(B, 3), set(G, null)],
@@ -210,6 +118,14 @@ describe('every IR rule shape', () => {
           rule([{ k: 'proto', proto: 'udp' }, { k: 'tcp-flags', mask: ['syn'], set: [] }], [{ k: 'log', prefix: 'never' }], { k: 'accept' }),
           rule([{ k: 'iif', name: 'eth0' }, { k: 'dst-local', iface: 'eth0' }, { k: 'src-in', set: A }, { k: 'dport', port: 9 }, { k: 'proto', proto: 'tcp' }], [{ k: 'log', prefix: 'a live' }], null),
           { kind: 'dispatch', entries: [{ proto: 'udp', port: 11, chain: C2 }, { proto: 'tcp', port: 11, chain: C2 }] },
+          {
+            kind: 'dispatch',
+            entries: [
+              ...[20, 22, 24, 26, 28, 30, 32, 34, 36].map((port, i) => ({ proto: 'tcp' as const, port, chain: i % 2 ? C3 : C2 })),
+              ...[21, 23, 27].map((port) => ({ proto: 'udp' as const, port, chain: C3 })),
+            ],
+          },
+          rule([{ k: 'proto', proto: 'udp' }], [], { k: 'jump', chain: D2 }),
           rule([{ k: 'not-ct-new' }], [], { k: 'return' }),
           rule([{ k: 'src-in', set: G }, { k: 'ct-new' }], [], { k: 'accept' }),
           rule([], [{ k: 'log', prefix: 'end' }], null),
@@ -225,17 +141,41 @@ describe('every IR rule shape', () => {
           rule([], [{ k: 'log', prefix: 'c2 end' }], null),
         ],
       },
+      {
+        name: C3,
+        family: 'ip',
+        comment: 'called',
+        lines: [
+          rule([{ k: 'src-in', set: B }], [{ k: 'log', prefix: 'c3 b' }], { k: 'drop' }),
+          rule([{ k: 'src-in', set: A }], [], { k: 'goto', chain: C2 }),
+          rule([], [{ k: 'log', prefix: 'c3 end' }], null),
+        ],
+      },
+      {
+        name: D2,
+        family: 'ip',
+        comment: 'a dispatch and nothing after it',
+        lines: [{ kind: 'dispatch', entries: [40, 42, 44, 46, 48, 50, 52, 54, 56, 58].map((port, i) => ({ proto: 'udp' as const, port, chain: i % 3 ? C2 : C3 })) }],
+      },
     ],
     entries: { knock: {}, grant: { ip: { input: MAIN } } },
     runtimeDoors: [],
   };
   const ruleset = toRuleset(program, 'ip');
+  // The default (trees from 9 entries of a protocol), trees from 2, 3 and 5 entries, a one-level
+  // tree (many ranges in the dispatching chain), every dispatch linear.
+  const rulesets = [
+    ruleset,
+    ...[1, 2, 4].map((n) => toRuleset(program, 'ip', { dispatchLinearMax: n })),
+    toRuleset(program, 'ip', { dispatchLinearMax: 2, dispatchLevels: 1 }),
+    toRuleset(program, 'ip', { dispatchLevels: 0 }),
+  ];
 
   const packetArb = fc.record({
     gap: fc.constantFrom(0, 0.5, 1, 2, 4),
     src: fc.constantFrom('198.51.100.2', '198.51.100.3'),
     proto: fc.constantFrom('tcp' as const, 'udp' as const),
-    port: fc.constantFrom(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 100, 114, 115, 119, 120, 199, 200, 205, 210, 211),
+    port: fc.constantFrom(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 100, 114, 115, 119, 120, 199, 200, 205, 210, 211, ...Array.from({ length: 22 }, (_, i) => 19 + i), 41, 44, 49, 50, 56, 58, 59),
     flags: fc.oneof(fc.constant(['syn'] as FlagName[]), fc.subarray(['fin', 'syn', 'rst', 'psh', 'ack', 'urg'] as FlagName[])),
     ctNew: fc.boolean(),
     off: fc.constantFrom(false, false, true),
@@ -244,15 +184,16 @@ describe('every IR rule shape', () => {
   type Step = { gap: number; src: string; proto: 'tcp' | 'udp'; port: number; flags: FlagName[]; ctNew: boolean; off: boolean };
   function replay(steps: readonly Step[]): void {
     const ir = new IrMachine(program);
-    const ipt = new IptMachine(ruleset);
+    const ipts = rulesets.map((r) => new IptMachine(r));
     let t = 0.5;
     for (const s of steps) {
       t += s.gap;
       const p: Packet = { time: t, family: 'ip', src: s.src, dst: '198.51.100.1', dstLocal: true, iif: s.off ? 'eth1' : 'eth0', proto: s.proto, port: s.port, flags: s.proto === 'tcp' ? s.flags : [], ctNew: s.ctNew };
-      expect(ipt.run(p), JSON.stringify(p)).toBe(ir.admits(p));
+      const want = ir.admits(p);
+      ipts.forEach((ipt, i) => expect(ipt.run(p), `${JSON.stringify(p)} (ruleset ${i})`).toBe(want));
     }
     const show = (l: { time: number; src: string; prefix: string }): string => `${l.time} ${l.src} ${l.prefix}`;
-    expect(ipt.log.map(show)).toEqual(ir.log.map(show));
+    for (const ipt of ipts) expect(ipt.log.map(show)).toEqual(ir.log.map(show));
   }
 
   it('runs like the IR interpreter on random packets', () => {
@@ -267,13 +208,33 @@ describe('every IR rule shape', () => {
 
   const restore = ['/usr/sbin/iptables-restore', '/sbin/iptables-restore'].find((x) => existsSync(x));
   const canTest = restore !== undefined && process.getuid?.() === 0;
-  it.skipIf(!canTest && process.env.CI !== 'true')('renders iptables-restore input for every shape', () => {
+  it('renders large dispatches as trees of port ranges ending in the dispatch rules', () => {
     const text = renderIptables(ruleset, { version: 'TEST', source: 'shapes', notifyGroup: 7, guard: false, doors: [], runtimeDoors: [] });
-    expect(text).toContain('-m tcp --syn');
-    expect(text).toContain('-m multiport --dports 100,101,102,103,104,105,106,107,108,109,110,111,112,113,114 ');
-    expect(text).not.toContain('never');
-    const r = spawnSync(restore!, ['--test', '--noflush'], { input: text, encoding: 'utf8' });
-    expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
+    // One rule for the span of the tcp ports, then groups, then the entries.
+    expect(text).toContain('-A knockc_t_main -p tcp --dport 20:36 -g knockc_t_main_t20-36\n');
+    expect(text).toContain(
+      '-A knockc_t_main_t20-36 -p tcp --dport 20:28 -g knockc_t_main_t20-28\n-A knockc_t_main_t20-36 -p tcp --dport 30:36 -g knockc_t_main_t30-36\n-A knockc_t_main_t20-36 -g knockc_t_main_rest\n',
+    );
+    expect(text).toContain('-A knockc_t_main_t20-28 -p tcp --dport 28 -g knockc_t_c2\n-A knockc_t_main_t20-28 -g knockc_t_main_rest\n');
+    // udp has 3 entries: leaves right in the dispatching chain.
+    expect(text).toContain('-A knockc_t_main -p udp --dport 21 -g knockc_t_c3\n');
+    expect(text).toContain('-A knockc_t_d2 -p udp --dport 40:58 -g knockc_t_d2_u40-58\n');
+    expect(text).toContain('-A knockc_t_d2_u40-58 -p udp --dport 40:48 -g knockc_t_d2_u40-48\n');
+    // Nothing after D2's dispatch: its tree chains just end.
+    expect(text).not.toContain('knockc_t_d2_rest');
+    // The small dispatch stays linear.
+    expect(text).toContain('-A knockc_t_main -p tcp --dport 11 -g knockc_t_c2\n');
+  });
+
+  it.skipIf(!canTest && process.env.CI !== 'true')('renders iptables-restore input for every shape', () => {
+    for (const rs of rulesets) {
+      const text = renderIptables(rs, { version: 'TEST', source: 'shapes', notifyGroup: 7, guard: false, doors: [], runtimeDoors: [] });
+      expect(text).toContain('-m tcp --syn');
+      expect(text).toContain('-m multiport --dports 100,101,102,103,104,105,106,107,108,109,110,111,112,113,114 ');
+      expect(text).not.toContain('never');
+      const r = spawnSync(restore!, ['--test', '--noflush'], { input: text, encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    }
   });
 });
