@@ -78,13 +78,14 @@ export async function applyNft(req: NftApplyRequest): Promise<NftApplyReport> {
   checkLocation(loc, live);
   // Only knockc's objects of the live table matter from here on (diff and carry-over look at knockc_* only).
   const previous = live && hasKnockc(live) ? live : null;
+  const diff = diffReload(previous, req.compiled.program, req.config);
+  // Time left is counted as late as possible: right before the script goes to nft.
   const carry = planCarryOver(previous, req.compiled.program.sets, {
     family: loc.family,
     table: loc.table,
     elapsedMs: performance.now() - readAt,
     maxSources: req.maxSources,
   });
-  const diff = diffReload(previous, req.compiled.program, req.config);
   const script = reloadScript(loc, live, req.compiled.text, carry.lines);
   const loaded = await nftLoad(run, script.text, { check: req.dryRun });
   const t1 = performance.now();
