@@ -41,7 +41,7 @@ export interface PlanContext {
   readonly intoTable?: { readonly family: string; readonly name: string } | null;
 }
 
-interface Cmd {
+export interface Cmd {
   readonly text: string;
   readonly from: Located<string> | null;
 }
@@ -50,6 +50,13 @@ function pick(primary: Setting<string | null>, fallback: Setting<string | null> 
   if (primary.value !== null) return { text: primary.value, from: primary.from };
   if (fallback && fallback.value !== null) return { text: fallback.value, from: fallback.from };
   return null;
+}
+
+/** The commands knockd runs for a source of this family: IPv6 falls back to the IPv4 ones. */
+export function familyCommands(door: Door, family: Family): { readonly start: Cmd | null; readonly stop: Cmd | null } {
+  return family === 'ip6'
+    ? { start: pick(door.startCommand6, door.startCommand), stop: pick(door.stopCommand6, door.stopCommand) }
+    : { start: pick(door.startCommand, null), stop: pick(door.stopCommand, null) };
 }
 
 function rangeAt(cmd: Cmd, offset: number, length: number): Range {
@@ -77,8 +84,7 @@ function kernelCan(a: GrantAction, ctx: PlanContext): boolean {
 }
 
 function planFamily(door: Door, family: Family, ctx: PlanContext): FamilyPlan {
-  const start = family === 'ip6' ? pick(door.startCommand6, door.startCommand) : pick(door.startCommand, null);
-  const stop = family === 'ip6' ? pick(door.stopCommand6, door.stopCommand) : pick(door.stopCommand, null);
+  const { start, stop } = familyCommands(door, family);
   // knockd runs nothing (not even the stop command) without a non-empty start command.
   if (!start || start.text === '') return { kind: 'nothing', why: 'no start command' };
   const s = analyse(start);

@@ -7,9 +7,8 @@
 //    the door's sequence in the kernel (one atomic load); a used-up file
 //    closes that door only.
 import type { Door, KnockdConfig, OneTimeEntry } from '../frontend/config.js';
-import type { Family } from '../model/grant.js';
 import { parseNotifyPrefix } from '../model/notify.js';
-import { planDoors, runtimeActs, type DoorPlan } from '../model/plan.js';
+import { familyCommands, planDoors, runtimeActs, type DoorPlan } from '../model/plan.js';
 import type { NflogEvent } from './pcap-nflog.js';
 import type { PendingStop } from './pending.js';
 
@@ -30,26 +29,14 @@ export interface RuntimeHost {
 /** setTimeout cannot wait longer than this; longer waits are re-armed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-function pickCommand(primary: string | null, fallback: string | null): string | null {
-  return primary ?? fallback;
-}
-
-export function startCommand(d: Door, f: Family): string | null {
-  return f === 'ip6' ? pickCommand(d.startCommand6.value, d.startCommand.value) : d.startCommand.value;
-}
-
-export function stopCommand(d: Door, f: Family): string | null {
-  return f === 'ip6' ? pickCommand(d.stopCommand6.value, d.stopCommand.value) : d.stopCommand.value;
-}
-
 /** knockd's parse_cmd: every %IP% becomes the source address. */
 export function substitute(command: string, ip: string): string {
   return command.split('%IP%').join(ip);
 }
 
 interface OneTimeState {
-  /** The current sequence, or null when the file is used up (the door is closed). */
-  current: OneTimeEntry | null;
+  /** The file's unused sequences as last read: the first is the current one; none = the door is closed. */
+  unused: readonly OneTimeEntry[];
   readonly path: string;
 }
 
@@ -69,7 +56,7 @@ export class Runtime {
     this.plans = new Map(planDoors(config).map((p) => [p.door.index, p]));
     for (const d of config.doors) {
       const ot = d.sequenceFrom.kind === 'one-time' ? d.sequenceFrom.oneTime : undefined;
-      if (ot) this.oneTime.set(d.index, { path: ot.path, current: null });
+      if (ot) this.oneTime.set(d.index, { path: ot.path, unused: [] });
     }
   }
 
@@ -81,8 +68,8 @@ export class Runtime {
   /** Reads the one-time files (resuming at the first unused line), loads the rules, re-arms saved stops. */
   async start(): Promise<void> {
     for (const [index, st] of this.oneTime) {
-      st.current = this.host.unusedSequences(st.path)[0] ?? null;
-      if (!st.current) this.host.log(`${this.doorName(index)}: no more sequences left in the one time sequences file ${st.path}: door closed (the other doors keep working)`);
+      st.unused = this.host.unusedSequences(st.path);
+      if (!st.unused.length) this.logClosed(this.doorName(index), st.path);
     }
     await this.host.deploy(this.liveConfig());
     this.pending = this.host.loadPending();
@@ -113,10 +100,9 @@ export class Runtime {
         doors.push(d);
         continue;
       }
-      if (!st.current || d.sequenceFrom.kind !== 'one-time' || !d.sequenceFrom.oneTime) continue;
-      const cur = st.current;
-      const rest = d.sequenceFrom.oneTime.sequences.filter((e) => e.line > cur.line);
-      doors.push({ ...d, knocks: cur.knocks, sequenceFrom: { ...d.sequenceFrom, oneTime: { path: st.path, sequences: [cur, ...rest] } } });
+      const cur = st.unused[0];
+      if (!cur) continue;
+      doors.push({ ...d, knocks: cur.knocks, sequenceFrom: { ...d.sequenceFrom, oneTime: { path: st.path, sequences: st.unused } } });
     }
     return { ...this.config, doors };
   }
@@ -139,6 +125,10 @@ export class Runtime {
     this.opened(plan.door, e);
   }
 
+  private logClosed(door: string, path: string): void {
+    this.host.log(`${door}: no more sequences left in the one time sequences file ${path}: door closed (the other doors keep working)`);
+  }
+
   private doorName(index: number): string {
     return this.plans.get(index)?.door.name ?? `d${index}`;
   }
@@ -147,16 +137,16 @@ export class Runtime {
     if (this.stopped) return;
     const st = this.oneTime.get(plan.door.index)!;
     const name = plan.door.name;
-    if (!st.current || line !== st.current.line) {
+    const used = st.unused[0];
+    if (!used || line !== used.line) {
       this.host.log(`${e.src}: ${name}: sequence of line ${line ?? '?'} was already used: ignored`);
       return;
     }
     // Durable first: from here on this sequence never opens again, whatever happens next.
-    this.host.retire(st.path, st.current);
-    const used = st.current;
+    this.host.retire(st.path, used);
     this.opened(plan.door, e);
-    st.current = this.host.unusedSequences(st.path).find((x) => x.line > used.line) ?? null;
-    if (!st.current) this.host.log(`${name}: no more sequences left in the one time sequences file ${st.path}: door closed (the other doors keep working)`);
+    st.unused = this.host.unusedSequences(st.path).filter((x) => x.line > used.line);
+    if (!st.unused.length) this.logClosed(name, st.path);
     try {
       await this.host.deploy(this.liveConfig());
     } catch (err) {
@@ -165,17 +155,16 @@ export class Runtime {
   }
 
   private opened(d: Door, e: NflogEvent): void {
-    const start = startCommand(d, e.family);
+    const { start, stop } = familyCommands(d, e.family);
     this.host.log(`${e.src}: ${d.name}: OPEN SESAME`);
     // knockd runs nothing, not even the stop command, without a start command.
-    if (start === null || start === '') return;
-    const stop = stopCommand(d, e.family);
-    if (stop !== null && stop !== '') {
+    if (!start?.text) return;
+    if (stop?.text) {
       const p: PendingStop = {
         id: `${this.host.now()}-${process.pid}-${++this.seq}`,
         door: d.name,
         src: e.src,
-        command: substitute(stop, e.src),
+        command: substitute(stop.text, e.src),
         due: this.host.now() + Math.max(0, d.cmdTimeout.value) * 1000,
       };
       // Saved before the start command runs: a crash in between leaves a stop with nothing to undo, never the reverse.
@@ -183,7 +172,7 @@ export class Runtime {
       this.host.savePending(this.pending);
       this.arm(p);
     }
-    this.run(d.name, substitute(start, e.src));
+    this.run(d.name, substitute(start.text, e.src));
   }
 
   private run(door: string, command: string): void {
