@@ -42,9 +42,8 @@ describe('knockd compatibility table (structure)', () => {
 });
 
 if (notRunnable !== null && !inCI) {
-  describe('knockd compatibility table (real knockd)', () => {
-    it.skip(`SKIPPED: ${notRunnable}; run as root with knockd installed to re-observe`, () => {});
-  });
+  // Outside CI only (in CI the first test below fails instead): say why, register nothing.
+  console.warn(`[knockd oracle] not re-observed: ${notRunnable}; run as root with knockd installed`);
 } else {
   describe('knockd compatibility table (real knockd)', () => {
     it('real knockd is runnable (required in CI)', () => {

@@ -285,7 +285,8 @@ function oneTimeFiles(): Record<string, string> {
 
 describe('the fixtures against the real knockd 0.8', () => {
   if (noKnockd !== null && !inCI) {
-    it.skip(`SKIPPED: ${noKnockd}`, () => {});
+    // Outside CI only (in CI the test below fails instead): say why, register nothing.
+    console.warn(`[lint codes] the real knockd did not run: ${noKnockd}`);
     return;
   }
   it('real knockd is runnable (required in CI)', () => {
