@@ -85,6 +85,10 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
       // Events wait here while no runtime is started (start-up, reload).
       let started = false;
       const early: NflogEvent[] = [];
+      const resume = (): void => {
+        started = true;
+        for (const e of early.splice(0)) runtime.handle(e);
+      };
       const source = needed.length
         ? startNflogSource({
             group: NOTIFY_GROUP,
@@ -106,8 +110,7 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
         process.stderr.write(`knockc: ${(e as Error).message}\n`);
         throw new Exit(EXIT_HOST);
       }
-      started = true;
-      for (const e of early.splice(0)) runtime.handle(e);
+      resume();
       if (!source) {
         process.stderr.write('knockc: no door needs the runtime: the rules are loaded and the kernel does everything; exiting\n');
         return;
@@ -138,8 +141,7 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
             runtime = makeRuntime(runtime.config);
             await runtime.start().catch((err: Error) => log.line(`reload: restoring the running config failed too: ${err.message}`));
           }
-          started = true;
-          for (const e of early.splice(0)) runtime.handle(e);
+          resume();
         });
       });
 
