@@ -18,30 +18,12 @@
 use strict;
 use warnings;
 use Socket qw(AF_INET AF_INET6 SOCK_RAW inet_pton pack_sockaddr_in pack_sockaddr_in6);
-use Config;
+use lib '/usr/local/lib/knockc-lab';
+use LabKit qw(args monotonic cpu_ns);
 
 my %opt = (dport => 7000, rate => 5000, secs => 10, v6share => 0.5, exclude4 => '', v6sources => 1 << 24, dst4 => '-', dst6 => '-');
-for my $arg (@ARGV) {
-    my ($k, $v) = $arg =~ /^([a-z0-9]+)=(.*)$/s or die "flood: bad argument '$arg'\n";
-    $opt{$k} = $v;
-}
+args(\%opt, @ARGV);
 
-# Monotonic clock without Time::HiRes (not in perl-base): clock_gettime(CLOCK_MONOTONIC).
-my %SYS_CLOCK_GETTIME = ('x86_64' => 228, 'aarch64' => 113);
-my ($arch) = $Config{archname} =~ /^([^-]+)/;
-my $nr = $SYS_CLOCK_GETTIME{$arch} // die "flood: unknown architecture $Config{archname}\n";
-sub now {
-    my $ts = "\0" x 16;
-    syscall($nr, 1, $ts) == 0 or die "flood: clock_gettime: $!\n";
-    my ($s, $ns) = unpack('q q', $ts);
-    return $s + $ns / 1e9;
-}
-
-sub cpu_ns {
-    open(my $f, '<', '/proc/self/schedstat') or return -1;
-    my ($ns) = split ' ', scalar <$f>;
-    return $ns;
-}
 my $stop = 0;
 $SIG{TERM} = $SIG{INT} = sub { $stop = 1 };
 
@@ -84,14 +66,14 @@ if ($opt{dst6} ne '-') {
 my $share6 = @fam == 2 ? $opt{v6share} : ($fam[0]{v6} ? 1 : 0);
 my $errors = 0;
 my $c0 = cpu_ns();
-my $t0 = now();
+my $t0 = monotonic();
 my $end = $t0 + $opt{secs};
 my $due = 0;        # packets that should have been sent by now
 my $n = 0;
 my $acc6 = 0;
 my $slice = 0.002;
 for (;;) {
-    my $t = now();
+    my $t = monotonic();
     last if $t >= $end || $stop;
     $due = int(($t - $t0) * $opt{rate});
     if ($n >= $due) {
@@ -123,7 +105,7 @@ for (;;) {
         $n++;
     }
 }
-my $elapsed = now() - $t0;
+my $elapsed = monotonic() - $t0;
 my %sent = (4 => 0, 6 => 0);
 $sent{ $_->{v6} ? 6 : 4 } = $_->{sent} for @fam;
 printf "sent4=%d sent6=%d secs=%.3f errors=%d cpu_ns=%d\n", $sent{4}, $sent{6}, $elapsed, $errors, cpu_ns() - $c0;

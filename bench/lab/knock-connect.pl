@@ -19,35 +19,15 @@ use Socket qw(AF_INET AF_INET6 SOCK_RAW SOCK_DGRAM SOCK_STREAM IPPROTO_TCP IPPRO
               inet_pton pack_sockaddr_in pack_sockaddr_in6 unpack_sockaddr_in unpack_sockaddr_in6);
 use Fcntl qw(F_GETFL F_SETFL O_NONBLOCK);
 use Errno qw(EINPROGRESS ECONNREFUSED);
-use Config;
+use lib '/usr/local/lib/knockc-lab';
+use LabKit qw(args csum monotonic);
 
 $| = 1;
 my %opt = (port => 22, n => 100, family => 4, timeout => 3, precheck => 0.2, gap => 0.2, retries => 5, dst4 => '-', dst6 => '-');
-for my $arg (@ARGV) {
-    my ($k, $v) = $arg =~ /^([a-z0-9]+)=(.*)$/s or die "knock-connect: bad argument '$arg'\n";
-    $opt{$k} = $v;
-}
+args(\%opt, @ARGV);
 defined $opt{open} && defined $opt{close} or die "knock-connect: open= and close= are required\n";
 
-my %SYS_CLOCK_GETTIME = ('x86_64' => 228, 'aarch64' => 113);
-my ($arch) = $Config{archname} =~ /^([^-]+)/;
-my $nr = $SYS_CLOCK_GETTIME{$arch} // die "knock-connect: unknown architecture $Config{archname}\n";
-sub now {
-    my $ts = "\0" x 16;
-    syscall($nr, 1, $ts) == 0 or die "clock_gettime: $!\n";
-    my ($s, $ns) = unpack('q q', $ts);
-    return $s + $ns / 1e9;
-}
 sub pause { my $s = shift; select(undef, undef, undef, $s) if $s > 0; }
-
-sub csum {
-    my ($data) = @_;
-    $data .= "\0" if length($data) % 2;
-    my $sum = 0;
-    $sum += $_ for unpack('n*', $data);
-    $sum = ($sum >> 16) + ($sum & 0xffff) while $sum >> 16;
-    return ~$sum & 0xffff;
-}
 
 my %ctx;
 for my $fam (4, 6) {
@@ -100,7 +80,7 @@ sub tcp_connect {
     socket(my $s, $c->{af}, SOCK_STREAM, IPPROTO_TCP) or die "socket: $!\n";
     my $flags = fcntl($s, F_GETFL, 0);
     fcntl($s, F_SETFL, $flags | O_NONBLOCK);
-    my $t0 = now();
+    my $t0 = monotonic();
     my $state;
     if (connect($s, $c->{sa}->($opt{port}))) {
         $state = 'open';
@@ -109,7 +89,7 @@ sub tcp_connect {
     } else {
         my $deadline = $t0 + $timeout;
         for (;;) {
-            my $left = $deadline - now();
+            my $left = $deadline - monotonic();
             if ($left <= 0) { $state = 'timeout'; last; }
             my $w = '';
             vec($w, fileno($s), 1) = 1;
@@ -121,7 +101,7 @@ sub tcp_connect {
             last;
         }
     }
-    my $t1 = now();
+    my $t1 = monotonic();
     close $s;
     return ($state, $t1 - $t0, $t1);
 }
@@ -141,9 +121,9 @@ for my $round (1 .. $opt{n}) {
             next;
         }
     }
-    my $t0 = now();
+    my $t0 = monotonic();
     knock($c, $open);
-    my $t1 = now();
+    my $t1 = monotonic();
     my ($state, undef, $t2) = tcp_connect($c, $opt{timeout});
     # Connect time: from the end of the last knock to the end of connect().
     printf "%d %d %s %.3f %.3f\n", $round, $fam, $state, ($t2 - $t1) * 1000, ($t1 - $t0) * 1000;

@@ -12,29 +12,12 @@ use strict;
 use warnings;
 use Socket qw(AF_INET AF_INET6 SOCK_DGRAM IPPROTO_UDP inet_pton pack_sockaddr_in pack_sockaddr_in6);
 use Errno qw(ENOBUFS EAGAIN ECONNREFUSED);
-use Config;
+use lib '/usr/local/lib/knockc-lab';
+use LabKit qw(args monotonic cpu_ns);
 
 my %opt = (dport => 5353, secs => 4, size => 1);
-for my $arg (@ARGV) {
-    my ($k, $v) = $arg =~ /^([a-z]+)=(.*)$/s or die "udp-flood: bad argument '$arg'\n";
-    $opt{$k} = $v;
-}
+args(\%opt, @ARGV);
 defined $opt{dst} or die "udp-flood: dst= is required\n";
-
-my %SYS_CLOCK_GETTIME = ('x86_64' => 228, 'aarch64' => 113);
-my ($arch) = $Config{archname} =~ /^([^-]+)/;
-my $nr = $SYS_CLOCK_GETTIME{$arch} // die "udp-flood: unknown architecture $Config{archname}\n";
-sub now {
-    my $ts = "\0" x 16;
-    syscall($nr, 1, $ts) == 0 or die "clock_gettime: $!\n";
-    my ($s, $ns) = unpack('q q', $ts);
-    return $s + $ns / 1e9;
-}
-sub cpu_ns {
-    open(my $f, '<', '/proc/self/schedstat') or return -1;
-    my ($ns) = split ' ', scalar <$f>;
-    return $ns;
-}
 
 my $v6 = index($opt{dst}, ':') >= 0;
 my $af = $v6 ? AF_INET6 : AF_INET;
@@ -45,15 +28,15 @@ my $payload = 'x' x $opt{size};
 
 my ($sent, $errors) = (0, 0);
 my $c0 = cpu_ns();
-my $t0 = now();
+my $t0 = monotonic();
 my $end = $t0 + $opt{secs};
-while (now() < $end) {
+while (monotonic() < $end) {
     for (1 .. 200) {
         # A connected UDP socket reports an earlier ICMP port unreachable as ECONNREFUSED
         # on a later send: that datagram was not sent; count it as an error.
         if (defined send($s, $payload, 0)) { $sent++ } else { $errors++ }
     }
 }
-my $secs = now() - $t0;
+my $secs = monotonic() - $t0;
 my $c1 = cpu_ns();
 printf "sent=%d errors=%d secs=%.4f cpu_ns=%d\n", $sent, $errors, $secs, $c1 - $c0;

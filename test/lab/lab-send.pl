@@ -12,12 +12,11 @@ use strict;
 use warnings;
 use Socket qw(AF_INET AF_INET6 SOCK_RAW SOCK_DGRAM IPPROTO_TCP IPPROTO_UDP
               inet_pton pack_sockaddr_in pack_sockaddr_in6 unpack_sockaddr_in unpack_sockaddr_in6);
+use lib '/usr/local/lib/knockc-lab';
+use LabKit qw(args csum);
 
 my %opt = (proto => 'tcp', flags => 'S', win => 64240, count => 1, payload => '');
-for my $arg (@ARGV) {
-    my ($k, $v) = $arg =~ /^([a-z]+)=(.*)$/s or die "lab-send: bad argument '$arg'\n";
-    $opt{$k} = $v;
-}
+args(\%opt, @ARGV);
 defined $opt{dst} or die "lab-send: dst= is required\n";
 defined $opt{dport} or die "lab-send: dport= is required\n";
 
@@ -56,15 +55,6 @@ my $flags = 0;
 for my $c (split //, uc($opt{flags} eq '-' ? '' : $opt{flags})) {
     exists $bit{$c} or die "lab-send: unknown flag letter '$c'\n";
     $flags |= $bit{$c};
-}
-
-sub csum {
-    my ($data) = @_;
-    $data .= "\0" if length($data) % 2;
-    my $sum = 0;
-    $sum += $_ for unpack('n*', $data);
-    $sum = ($sum >> 16) + ($sum & 0xffff) while $sum >> 16;
-    return ~$sum & 0xffff;
 }
 
 socket(my $raw, $af, SOCK_RAW, IPPROTO_TCP) or die "lab-send: raw socket: $! (needs CAP_NET_RAW)\n";

@@ -22,6 +22,8 @@ use Socket qw(AF_INET AF_INET6 SOCK_RAW SOCK_DGRAM SOCK_STREAM IPPROTO_TCP IPPRO
 use Errno qw(EINPROGRESS ECONNREFUSED);
 use IO::Handle;
 use Config;
+use lib '/usr/local/lib/knockc-lab';
+use LabKit qw(csum);
 
 $| = 1;
 my $file = shift @ARGV or die "usage: lab-trace.pl FILE\n";
@@ -67,14 +69,6 @@ sub src_for {
         close $p;
         $s;
     };
-}
-sub csum {
-    my ($data) = @_;
-    $data .= "\0" if length($data) % 2;
-    my $sum = 0;
-    $sum += $_ for unpack('n*', $data);
-    $sum = ($sum >> 16) + ($sum & 0xffff) while $sum >> 16;
-    return ~$sum & 0xffff;
 }
 my %bit = (F => 0x01, S => 0x02, R => 0x04, P => 0x08, A => 0x10, U => 0x20, E => 0x40, C => 0x80);
 

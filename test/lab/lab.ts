@@ -234,6 +234,8 @@ const ALIVE = `alive() { [ -r /proc/$1/stat ] && ! grep -q ') Z ' /proc/$1/stat;
 const SEND = '/usr/local/bin/lab-send';
 const TRACE = '/usr/local/bin/lab-trace';
 const INIT = '/usr/local/bin/lab-init';
+/** What the Perl senders share (lab-send, lab-trace, bench/lab/*.pl `use lib` this directory). */
+const LABKIT = '/usr/local/lib/knockc-lab/LabKit.pm';
 
 export class LabNode {
   private fileCounter = 0;
@@ -566,6 +568,7 @@ const assets = {
   init: readFileSync(new URL('./lab-init.sh', import.meta.url), 'utf8'),
   send: readFileSync(new URL('./lab-send.pl', import.meta.url), 'utf8'),
   trace: readFileSync(new URL('./lab-trace.pl', import.meta.url), 'utf8'),
+  labkit: readFileSync(new URL('./LabKit.pm', import.meta.url), 'utf8'),
 };
 
 /** GenericContainer with fixed addresses on a user-defined network. */
@@ -618,6 +621,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         { content: assets.init, target: INIT, mode: 0o755 },
         { content: assets.send, target: SEND, mode: 0o755 },
         { content: assets.trace, target: TRACE, mode: 0o755 },
+        { content: assets.labkit, target: LABKIT, mode: 0o644 },
       ])
       .withEntrypoint([])
       .withCommand(['sh', '-c', `mkdir -p ${LAB_DIR} && exec ${INIT}`])
