@@ -130,7 +130,7 @@ describeLab('knockc apply / remove / status in a real kernel', () => {
   });
 
   test('re-applying a changed config keeps live attempts and grants of unchanged doors; removed doors lose theirs', async () => {
-    const { server, clients } = ctx.lab;
+    const { clients } = ctx.lab;
     const [c0, c1] = [clients[0]!, clients[1]!];
     const first = await apply(CONFIG_A);
     expect(first.ok, first.nftStderr).toBe(true);

@@ -29,29 +29,10 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { describeLab } from './lab.js';
 import { KNOCKD, KNOCKD_OPEN_SERVER, KNOCKC_TARGETS, runOnLane, startLanePool, type LanePool, type Target } from './targets.js';
-import { describeRun, type ProbeResult, type Src, type Trace, type TracePacket } from './trace.js';
+import { C0, C0V6, C1, C1V6, door, seq, tcp } from './doors.js';
+import { describeRun, type ProbeResult, type Trace } from './trace.js';
 
 const TARGETS = [KNOCKD, ...KNOCKC_TARGETS];
-const C0: Src = { client: 0, family: 4 };
-const C1: Src = { client: 1, family: 4 };
-const C0V6: Src = { client: 0, family: 6 };
-const C1V6: Src = { client: 1, family: 6 };
-
-const rule = (op: '-A' | '-D', port: number, v6 = false): string =>
-  `/usr/sbin/${v6 ? 'ip6tables' : 'iptables'} ${op} INPUT -s %IP% -p tcp --dport ${port} -j ACCEPT`;
-
-function door(name: string, sequence: string, op: '-A' | '-D', port: number, extra: { seqTimeout?: number; cmdTimeout?: number; v4only?: boolean } = {}): string {
-  const lines = [`[${name}]`, `sequence = ${sequence}`, `seq_timeout = ${extra.seqTimeout ?? 5}`, `start_command = ${rule(op, port)}`];
-  if (!extra.v4only) lines.push(`start_command_6 = ${rule(op, port, true)}`);
-  if (extra.cmdTimeout !== undefined) {
-    lines.push(`cmd_timeout = ${extra.cmdTimeout}`, `stop_command = ${rule('-D', port)}`);
-    if (!extra.v4only) lines.push(`stop_command_6 = ${rule('-D', port, true)}`);
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-const tcp = (t: number, src: Src, port: number, flags = 'S'): TracePacket => ({ t, src, proto: 'tcp', port, flags });
-const seq = (t: number, src: Src, ports: number[], step = 0.1): TracePacket[] => ports.map((p, i) => tcp(t + i * step, src, p));
 
 describeLab('deliberate differences between knockd 0.8 and knockc, real packets', () => {
   let pool: LanePool;
@@ -86,7 +67,7 @@ describeLab('deliberate differences between knockd 0.8 and knockc, real packets'
 
   test.concurrent('1: knockd forgets every attempt in progress when the oldest attempt ends; knockc does not', async () => {
     await contrast(
-      door('d', '1001,1002,1003', '-A', 22, { seqTimeout: 3 }),
+      door('d', '1001,1002,1003', 22, { seqTimeout: 3 }),
       {
         packets: [
           // a) client1 is mid-sequence when client0's older attempt completes
@@ -115,7 +96,7 @@ describeLab('deliberate differences between knockd 0.8 and knockc, real packets'
   test.concurrent('2: knockd counts seq_timeout in whole seconds (up to 1 s early), knockc in milliseconds', async () => {
     // 1.4 s between the knocks, but 2 - 0 = 2 whole seconds for knockd: seq_timeout 2 has passed.
     await contrast(
-      door('d', '1001,1002', '-A', 22, { seqTimeout: 2 }),
+      door('d', '1001,1002', 22, { seqTimeout: 2 }),
       { packets: [tcp(0.8, C0, 1001), tcp(2.2, C0, 1002)], probes: [{ t: 4.0, src: C0, port: 22 }] },
       { knockd: ['closed'], knockc: ['open'] },
     );
@@ -123,7 +104,7 @@ describeLab('deliberate differences between knockd 0.8 and knockc, real packets'
 
   test.concurrent('3: opened twice, closed once: knockd keeps a rule copy (open), knockc a set membership (closed)', async () => {
     await contrast(
-      door('open', '1001,1002', '-A', 22) + door('close', '1003,1004', '-D', 22),
+      door('open', '1001,1002', 22) + door('close', '1003,1004', 22, { op: '-D' }),
       {
         packets: [...seq(0.3, C0, [1001, 1002]), ...seq(1.3, C0, [1001, 1002]), ...seq(2.3, C0, [1003, 1004])],
         probes: [
@@ -140,7 +121,7 @@ describeLab('deliberate differences between knockd 0.8 and knockc, real packets'
     // knockd's first child runs `iptables -D` at ~6.4 and removes the rule of the second
     // opening; knockc keeps the grant until 3.4 + 6 = 9.4.
     await contrast(
-      door('timed', '1001,1002', '-A', 22, { cmdTimeout: 6 }) + door('close', '1003,1004', '-D', 22),
+      door('timed', '1001,1002', 22, { cmdTimeout: 6 }) + door('close', '1003,1004', 22, { op: '-D' }),
       {
         packets: [...seq(0.3, C0, [1001, 1002]), ...seq(1.3, C0, [1003, 1004]), ...seq(3.3, C0, [1001, 1002])],
         probes: [
@@ -157,7 +138,7 @@ describeLab('deliberate differences between knockd 0.8 and knockc, real packets'
   test.concurrent('5: a SYN sent right after the last knock: dropped with knockd (its command runs later), let in by knockc', async () => {
     // The probe goes out in the same instant as the last knock (lab-trace keeps the order).
     await contrast(
-      door('d', '1001,1002,1003', '-A', 22),
+      door('d', '1001,1002,1003', 22),
       {
         packets: seq(0.3, C0, [1001, 1002, 1003], 0.05),
         probes: [
@@ -173,7 +154,7 @@ describeLab('deliberate differences between knockd 0.8 and knockc, real packets'
     // knockd runs on a server without any other firewall here (its ACCEPT rules then change nothing).
     // The door's commands are IPv4-only: nothing grants or guards IPv6 port 22 anywhere.
     await contrast(
-      door('d', '1001,1002', '-A', 22, { v4only: true }),
+      door('d', '1001,1002', 22, { v4only: true }),
       {
         packets: seq(0.3, C0, [1001, 1002]),
         probes: [

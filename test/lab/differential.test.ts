@@ -19,7 +19,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { describeLab, type Lab } from './lab.js';
 import { describeScenario, generateScenario, newSeed, SCENARIO_MAX_LATE_MS, type Scenario } from './scenarios.js';
 import { KNOCKD, KNOCKC_TARGETS, mismatches, runOnLane, startLanePool, type Lane, type LanePool } from './targets.js';
-import { describeRun, type Src, type Trace } from './trace.js';
+import { C0, C0V6, C1, C1V6, door, iptRule, seq } from './doors.js';
+import { describeRun, type Trace } from './trace.js';
 
 const seed = process.env['KNOCKC_SEED'] ? Number(process.env['KNOCKC_SEED']) >>> 0 : newSeed();
 const count = Number(process.env['KNOCKC_DIFF_COUNT'] ?? 30);
@@ -35,10 +36,6 @@ console.info(
 const TARGETS = [KNOCKD, ...KNOCKC_TARGETS];
 /** Summary printed at the end: what the random scenarios covered. */
 const stats = { scenarios: 0, packets: 0, openings: 0, probes: 0, openProbes: 0, candidates: 0, rejected: {} as Record<string, number> };
-const C0V4: Src = { client: 0, family: 4 };
-const C1V4: Src = { client: 1, family: 4 };
-const C0V6: Src = { client: 0, family: 6 };
-const C1V6: Src = { client: 1, family: 6 };
 
 /** Runs a scenario and checks every target against knockd (and knockd against `expected`). */
 async function differential(
@@ -91,35 +88,31 @@ describeLab('differential: knockd 0.8 vs every knockc target, real packets', () 
   });
 
   describe('hand-written scenarios', () => {
-    const rule = (op: string, port: number, v6 = false): string =>
-      `/usr/sbin/${v6 ? 'ip6tables' : 'iptables'} ${op} INPUT -s %IP% -p tcp --dport ${port} -j ACCEPT`;
-
     test.concurrent('openSSH/closeSSH doors, two clients, both families', async () => {
       const config = [
         '[openSSH]',
         'sequence = 1001,1002,1003',
         'seq_timeout = 5',
         'tcpflags = syn',
-        `command = ${rule('-A', 22)}`,
-        `command_6 = ${rule('-A', 22, true)}`,
+        `command = ${iptRule('-A', 22)}`,
+        `command_6 = ${iptRule('-A', 22, true)}`,
         '[closeSSH]',
         'sequence = 1003,1002,1001',
         'seq_timeout = 5',
         'tcpflags = syn',
-        `command = ${rule('-D', 22)}`,
-        `command_6 = ${rule('-D', 22, true)}`,
+        `command = ${iptRule('-D', 22)}`,
+        `command_6 = ${iptRule('-D', 22, true)}`,
         '',
       ].join('\n');
-      const seq = (t: number, src: Src, ports: number[]) => ports.map((port, i) => ({ t: t + i * 0.2, src, proto: 'tcp' as const, port }));
       const trace: Trace = {
-        packets: [...seq(0.3, C0V4, [1001, 1002, 1003]), ...seq(1.3, C1V6, [1001, 1002, 1003]), ...seq(4.3, C0V4, [1003, 1002, 1001])],
+        packets: [...seq(0.3, C0, [1001, 1002, 1003], 0.2), ...seq(1.3, C1V6, [1001, 1002, 1003], 0.2), ...seq(4.3, C0, [1003, 1002, 1001], 0.2)],
         probes: [
-          { t: 0.1, src: C0V4, port: 22 },
-          { t: 3.0, src: C0V4, port: 22 },
+          { t: 0.1, src: C0, port: 22 },
+          { t: 3.0, src: C0, port: 22 },
           { t: 3.5, src: C1V6, port: 22 },
-          { t: 3.5, src: C1V4, port: 22 },
+          { t: 3.5, src: C1, port: 22 },
           { t: 3.5, src: C0V6, port: 22 },
-          { t: 6.5, src: C0V4, port: 22 },
+          { t: 6.5, src: C0, port: 22 },
           { t: 6.5, src: C1V6, port: 22 },
         ],
       };
@@ -128,39 +121,28 @@ describeLab('differential: knockd 0.8 vs every knockc target, real packets', () 
     }, 120_000);
 
     test.concurrent('timed door re-knocked, udp knock, a wrong knock and a flag mismatch in between', async () => {
-      const config = [
-        '[timed]',
-        'sequence = 1001:udp,1002,1003',
-        'seq_timeout = 4',
-        'tcpflags = syn,!ack',
-        `start_command = ${rule('-A', 2222)}`,
-        `start_command_6 = ${rule('-A', 2222, true)}`,
-        'cmd_timeout = 4',
-        `stop_command = ${rule('-D', 2222)}`,
-        `stop_command_6 = ${rule('-D', 2222, true)}`,
-        '',
-      ].join('\n');
+      const config = door('timed', '1001:udp,1002,1003', 2222, { seqTimeout: 4, flags: 'syn,!ack', cmdTimeout: 4 });
       const trace: Trace = {
         packets: [
           // c0: opens at 0.7, re-opens at 3.7 (grant until 7.7)
-          { t: 0.3, src: C0V4, proto: 'udp', port: 1001 },
-          { t: 0.5, src: C0V4, proto: 'tcp', port: 1002, flags: 'SA' }, // flags mismatch: ignored
-          { t: 0.6, src: C0V4, proto: 'tcp', port: 1002 },
-          { t: 0.7, src: C0V4, proto: 'tcp', port: 1003 },
-          { t: 3.3, src: C0V4, proto: 'udp', port: 1001 },
-          { t: 3.5, src: C0V4, proto: 'tcp', port: 1002 },
-          { t: 3.7, src: C0V4, proto: 'tcp', port: 1003 },
+          { t: 0.3, src: C0, proto: 'udp', port: 1001 },
+          { t: 0.5, src: C0, proto: 'tcp', port: 1002, flags: 'SA' }, // flags mismatch: ignored
+          { t: 0.6, src: C0, proto: 'tcp', port: 1002 },
+          { t: 0.7, src: C0, proto: 'tcp', port: 1003 },
+          { t: 3.3, src: C0, proto: 'udp', port: 1001 },
+          { t: 3.5, src: C0, proto: 'tcp', port: 1002 },
+          { t: 3.7, src: C0, proto: 'tcp', port: 1003 },
           // c1: a wrong knock (udp 1001 again) ruins its attempt
-          { t: 0.4, src: C1V4, proto: 'udp', port: 1001 },
-          { t: 0.55, src: C1V4, proto: 'udp', port: 1001 },
-          { t: 0.65, src: C1V4, proto: 'tcp', port: 1002 },
-          { t: 0.75, src: C1V4, proto: 'tcp', port: 1003 },
+          { t: 0.4, src: C1, proto: 'udp', port: 1001 },
+          { t: 0.55, src: C1, proto: 'udp', port: 1001 },
+          { t: 0.65, src: C1, proto: 'tcp', port: 1002 },
+          { t: 0.75, src: C1, proto: 'tcp', port: 1003 },
         ],
         probes: [
-          { t: 2.5, src: C0V4, port: 2222 },
-          { t: 2.5, src: C1V4, port: 2222 },
-          { t: 6.0, src: C0V4, port: 2222 },
-          { t: 9.2, src: C0V4, port: 2222 },
+          { t: 2.5, src: C0, port: 2222 },
+          { t: 2.5, src: C1, port: 2222 },
+          { t: 6.0, src: C0, port: 2222 },
+          { t: 9.2, src: C0, port: 2222 },
         ],
       };
       const expected = ['open', 'closed', 'open', 'closed'];
@@ -168,42 +150,27 @@ describeLab('differential: knockd 0.8 vs every knockc target, real packets', () 
     }, 120_000);
 
     test.concurrent('two doors sharing a first knock, two grant ports, interleaved sources', async () => {
-      const config = [
-        '[a]',
-        'sequence = 1001,1002',
-        'seq_timeout = 5',
-        `start_command = ${rule('-A', 22)}`,
-        `start_command_6 = ${rule('-A', 22, true)}`,
-        '[b]',
-        'sequence = 1001,1003:udp',
-        'seq_timeout = 5',
-        `start_command = ${rule('-A', 2222)}`,
-        `start_command_6 = ${rule('-A', 2222, true)}`,
-        'cmd_timeout = 3',
-        `stop_command = ${rule('-D', 2222)}`,
-        `stop_command_6 = ${rule('-D', 2222, true)}`,
-        '',
-      ].join('\n');
+      const config = door('a', '1001,1002', 22) + door('b', '1001,1003:udp', 2222, { cmdTimeout: 3 });
       // knockd forgets every attempt when the OLDEST attempt ends (differences.test.ts):
       // here every source's attempt ends before the next source's next knock.
       const trace: Trace = {
         packets: [
-          { t: 0.3, src: C0V4, proto: 'tcp', port: 1001 },
-          { t: 0.4, src: C0V4, proto: 'tcp', port: 1002 },
-          { t: 0.7, src: C1V4, proto: 'tcp', port: 1001 },
-          { t: 0.8, src: C1V4, proto: 'udp', port: 1003 },
+          { t: 0.3, src: C0, proto: 'tcp', port: 1001 },
+          { t: 0.4, src: C0, proto: 'tcp', port: 1002 },
+          { t: 0.7, src: C1, proto: 'tcp', port: 1001 },
+          { t: 0.8, src: C1, proto: 'udp', port: 1003 },
           { t: 1.1, src: C1V6, proto: 'tcp', port: 1001 },
           { t: 1.2, src: C1V6, proto: 'tcp', port: 1004 }, // in no sequence: invisible
           { t: 1.4, src: C1V6, proto: 'tcp', port: 1002 },
         ],
         probes: [
-          { t: 3.0, src: C0V4, port: 22 },
-          { t: 3.0, src: C0V4, port: 2222 },
-          { t: 3.0, src: C1V4, port: 22 },
+          { t: 3.0, src: C0, port: 22 },
+          { t: 3.0, src: C0, port: 2222 },
+          { t: 3.0, src: C1, port: 22 },
           { t: 3.0, src: C1V6, port: 22 },
           { t: 3.0, src: C1V6, port: 2222 },
-          { t: 2.4, src: C1V4, port: 2222 },
-          { t: 5.1, src: C1V4, port: 2222 },
+          { t: 2.4, src: C1, port: 2222 },
+          { t: 5.1, src: C1, port: 2222 },
         ],
       };
       const expected = ['open', 'closed', 'closed', 'open', 'closed', 'open', 'closed'];

@@ -12,29 +12,10 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { describeLab } from './lab.js';
 import { KNOCKD, KNOCKC_TARGETS, mismatches, runOnLane, startLanePool, type LanePool } from './targets.js';
-import { describeRun, type ProbeResult, type Src, type Trace, type TracePacket } from './trace.js';
+import { C0, C0V6, C1, door, tcp, udp } from './doors.js';
+import { describeRun, type ProbeResult, type Trace } from './trace.js';
 
 const TARGETS = [KNOCKD, ...KNOCKC_TARGETS];
-const C0: Src = { client: 0, family: 4 };
-const C1: Src = { client: 1, family: 4 };
-const C0V6: Src = { client: 0, family: 6 };
-
-const rule = (op: '-A' | '-D', port: number, v6 = false): string =>
-  `/usr/sbin/${v6 ? 'ip6tables' : 'iptables'} ${op} INPUT -s %IP% -p tcp --dport ${port} -j ACCEPT`;
-
-/** A door opening `port` (for ever, or for cmdTimeout seconds), IPv4 and IPv6. */
-function door(name: string, sequence: string, port: number, extra: { flags?: string; seqTimeout?: number; cmdTimeout?: number } = {}): string {
-  const lines = [`[${name}]`, `sequence = ${sequence}`, `seq_timeout = ${extra.seqTimeout ?? 5}`];
-  if (extra.flags) lines.push(`tcpflags = ${extra.flags}`);
-  lines.push(`start_command = ${rule('-A', port)}`, `start_command_6 = ${rule('-A', port, true)}`);
-  if (extra.cmdTimeout !== undefined) {
-    lines.push(`cmd_timeout = ${extra.cmdTimeout}`, `stop_command = ${rule('-D', port)}`, `stop_command_6 = ${rule('-D', port, true)}`);
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-const tcp = (t: number, src: Src, port: number, flags = 'S'): TracePacket => ({ t, src, proto: 'tcp', port, flags });
-const udp = (t: number, src: Src, port: number): TracePacket => ({ t, src, proto: 'udp', port });
 
 describeLab('knockd semantics (sections 2-4) on knockd and every knockc target', () => {
   let pool: LanePool;
