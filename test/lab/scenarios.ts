@@ -21,6 +21,9 @@
  *    membership; where the two disagree (a closing door after two openings,
  *    or a timed opening's stop command deleting a later opening's rule) the
  *    scenario is dropped (differences.test.ts shows both).
+ *  - knockd's commands: no two (starts, timed stops) within 0.5 s of each other:
+ *    knockd runs iptables without -w, and two at once race for the xtables lock
+ *    (the loser fails; seen as a rule copy left behind by two stops at the same time).
  *  - probes: never within 1.5 s after an opening of the probed source and port
  *    (knockd runs its command ~10-100 ms after the knock, and the lab wants no
  *    SYN race), never within 1.2 s of a grant's expiry.
@@ -32,6 +35,9 @@ import { runKnockd, type KnockdEvent } from '../../src/model/knockd-machine.js';
 import type { Packet } from '../../src/model/packet.js';
 import { parseOrThrow } from './targets.js';
 import { modelPackets, srcName, type ProbeResult, type Src, type Trace, type TracePacket, type TraceProbe } from './trace.js';
+
+/** knockd's commands (starts, timed stops) at least this far apart: closer ones race for the xtables lock. */
+const COMMANDS_APART_S = 0.5;
 
 /** How late (ms) a packet of a random scenario may be sent: the trace layout allows 400. */
 export const SCENARIO_MAX_LATE_MS = 380;
@@ -328,6 +334,16 @@ function candidate(r: Rng, counts: Record<string, number>, o: Required<GenerateO
   );
   // Keep a quarter of the scenarios where nothing opens: the rest of the time, something should.
   if (openings.length === 0 && r.chance(0.75)) return reject(counts, 'nothing opens (thinned out)');
+  // knockd runs each command in a child of its own: two iptables commands at the same moment
+  // race for the xtables lock, and the loser fails ("Another app is currently holding the
+  // xtables lock"), leaving a rule copy the model does not have.
+  const commandTimes = openings
+    .flatMap((op) => {
+      const d = doors[op.door]!;
+      return d.kind === 'open' && d.timed ? [op.t, op.t + d.cmdTimeout] : [op.t];
+    })
+    .sort((a, b) => a - b);
+  if (commandTimes.some((t, i) => i > 0 && t - commandTimes[i - 1]! < COMMANDS_APART_S)) return reject(counts, 'knockd commands at the same moment');
   const lastPacket = packets[packets.length - 1]?.t ?? 0;
   const expiries = openings.flatMap((op) => {
     const d = doors[op.door]!;
