@@ -21,7 +21,7 @@ export function foreignReferences(t: LiveTable): LiveRule[] {
 /**
  * What of a standalone table is not knockc's (so that knockc must not delete the table):
  * sets and chains that are neither knockc_* nor knockc's base chains, and base-chain rules
- * that do more than jump to knockc_* chains.
+ * that go anywhere but to knockc_* chains.
  */
 export function foreignObjects(t: LiveTable): string[] {
   const out: string[] = [];
@@ -30,7 +30,8 @@ export function foreignObjects(t: LiveTable): string[] {
   for (const c of t.chains) if (!isKnockcName(c.name) && !bases.has(c.name)) out.push(`chain ${c.name}`);
   for (const r of t.rules) {
     if (isKnockcName(r.chain) || !bases.has(r.chain)) continue;
-    if (r.targets.length !== 1 || !isKnockcName(r.targets[0]!)) out.push(`rule ${r.handle} in chain ${r.chain}`);
+    // knockc's base-chain rules jump to one knockc_* chain, or look up a port in a verdict map of them.
+    if (r.targets.length === 0 || !r.targets.every(isKnockcName)) out.push(`rule ${r.handle} in chain ${r.chain}`);
   }
   return out;
 }

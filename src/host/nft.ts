@@ -239,7 +239,7 @@ export interface Deployment {
 
 /**
  * Where knockc's rules are loaded, from the chain names alone (`nft -j list chains`):
- * a table with a knockc_prerouting chain holds an --into deployment, any other table
+ * a table with a knockc_input chain holds an --into deployment, any other table
  * with knockc_* chains is a standalone one.
  */
 export function findDeployments(chainsJson: string): Deployment[] {
@@ -257,7 +257,8 @@ export function findDeployments(chainsJson: string): Deployment[] {
   const out: Deployment[] = [];
   for (const e of byTable.values()) {
     if (![...e.names].some(isKnockcName)) continue;
-    out.push({ family: e.family, table: e.table, mode: e.names.has('knockc_prerouting') ? 'into' : 'standalone' });
+    // knockc_prerouting: an --into deployment by an earlier knockc (knocks were tracked in prerouting).
+    out.push({ family: e.family, table: e.table, mode: e.names.has('knockc_input') || e.names.has('knockc_prerouting') ? 'into' : 'standalone' });
   }
   return out.sort((a, b) => `${a.family} ${a.table}`.localeCompare(`${b.family} ${b.table}`));
 }

@@ -33,15 +33,13 @@ export class IrMachine {
     }
   }
 
-  /** A packet on the knock path (prerouting). */
-  knock(p: Packet): void {
-    const entry = this.program.entries.knock[p.family];
-    if (entry) this.runChain(entry, p, 0);
-  }
-
-  /** A packet on a grant hook: true when knockc's rules let it through (standalone guard or --into accept). */
-  admits(p: Packet, hook: Hook = 'input'): Verdict {
-    const entry = this.program.entries.grant[p.family]?.[hook];
+  /**
+   * A packet through knockc's chain of `hook` (default: input when it is addressed to this
+   * host, else forward): knock tracking, then grants. The verdict: accept (granted, or --into's
+   * accept), drop (the standalone guard) or continue (knockc has no say).
+   */
+  pass(p: Packet, hook: Hook = p.dstLocal ? 'input' : 'forward'): Verdict {
+    const entry = this.program.entries[p.family]?.[hook];
     if (!entry) return 'continue';
     return this.runChain(entry, p, 0);
   }
@@ -80,8 +78,9 @@ export class IrMachine {
       const e = line.entries.find((x) => x.proto === p.proto && x.port === p.port);
       if (!e) return 'next';
       const v = this.runChain(e.chain, p, depth + 1);
-      // vmap entries are gotos: the dispatching chain ends here.
-      return v === 'continue' ? 'return' : v;
+      // A goto entry ends the dispatching chain too; after a jump entry it goes on.
+      if (v === 'continue') return e.jump ? 'next' : 'return';
+      return v;
     }
     if (!line.match.every((m) => this.matches(m, p))) return 'next';
     for (const s of line.stmts) {

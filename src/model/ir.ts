@@ -61,11 +61,22 @@ export interface Rule {
   readonly comment?: string;
 }
 
-/** One lookup on (protocol, destination port) that jumps to the chain listed for it. */
+/**
+ * One lookup on (protocol, destination port) that goes to the chain listed for it: a goto (the
+ * chain's end or return ends the dispatching chain too), or with `jump` a call after which the
+ * dispatching chain goes on with its next line.
+ */
 export interface Dispatch {
   readonly kind: 'dispatch';
-  readonly entries: ReadonlyArray<{ readonly proto: Proto; readonly port: number; readonly chain: string }>;
+  readonly entries: readonly DispatchEntry[];
   readonly comment?: string;
+}
+
+export interface DispatchEntry {
+  readonly proto: Proto;
+  readonly port: number;
+  readonly chain: string;
+  readonly jump?: true;
 }
 
 export type Line = Rule | Dispatch;
@@ -77,13 +88,12 @@ export interface Chain {
   readonly comment: string;
 }
 
-/** Where the program is entered: chains a generator hooks into the packet path. */
-export interface Entries {
-  /** Knock tracking: every packet addressed to this host (or a door's Target). */
-  readonly knock: Partial<Record<Family, string>>;
-  /** Grants (and the standalone guard), per hook. */
-  readonly grant: Partial<Record<Family, Partial<Record<Hook, string>>>>;
-}
+/**
+ * Where the program is entered: per family, the chain a generator hooks into input (and
+ * forward). Each does knock tracking first, then grants (and the standalone guard), behind ONE
+ * lookup on (protocol, port): traffic that is neither a knock nor to a granted port costs that.
+ */
+export type Entries = Partial<Record<Family, Partial<Record<Hook, string>>>>;
 
 export interface Program {
   readonly families: readonly Family[];

@@ -2,7 +2,9 @@
 // machine per door and family, built from sets with timeouts.
 //
 // Per family, the chains are:
-//   knock      dispatch on (proto, port) over every knock port: other traffic costs one lookup
+//   in / fwd   the entry of hook input (forward): ONE dispatch on (proto, port) over every knock
+//              port and every granted port, so other traffic costs one lookup; knock ports are
+//              called (knock tracking comes first), granted ports gone to (grant_port_H)
 //   vis_P_N    the global knock filter: does any door listing P/N see this packet (dst, flags)?
 //   handle_P   does the source have an attempt (on a door that accepts this dst)?
 //              yes -> active_P; no -> dispatch to start_P_N
@@ -10,14 +12,15 @@
 //   active_P   every door with an attempt of this source jumps to its door chain
 //   door_D     advance (most advanced stage first, so one packet moves one stage),
 //              or invalidate on a wrong knock
-//   grant_H    grants on hook H (input/forward): accept granted sources; in standalone
-//              mode also drop new connections to granted ports from everyone else
+//   gp_H_P_N   grants of P/N on hook H: accept granted sources; in standalone mode also drop
+//              new connections from everyone else (a knock port too: tracking first)
+//              Grants over many ports (or every port) are rules of the entry after its dispatch.
 import { createHash } from 'node:crypto';
 import type { Door, FlagName, Knock, KnockdConfig, Proto } from '../frontend/config.js';
 import { FLAG_NAMES } from '../frontend/config.js';
 import { readTarget } from '../frontend/address.js';
 import type { Family, GrantMatch, Hook } from './grant.js';
-import type { Chain, Dispatch, Line, Match, Program, Rule, SetDecl, Stmt } from './ir.js';
+import type { Chain, DispatchEntry, Line, Match, Program, Rule, SetDecl, Stmt } from './ir.js';
 import { rule } from './ir.js';
 import { FAMILIES, planDoors, runtimeActs, type DoorPlan, type GrantRef, type Lifetime, type PlanContext } from './plan.js';
 import { NOTIFY_GROUP, notifyPrefix, oneTimeLine } from './notify.js';
@@ -45,7 +48,7 @@ const p1 = (p: Proto): string => (p === 'tcp' ? 't' : 'u');
 const MAX_DISPATCH_RANGE = 64;
 
 export const names = {
-  knock: (f: Family) => `knockc_knock${fam(f)}`,
+  entry: (f: Family, h: Hook) => `knockc_${h === 'input' ? 'in' : 'fwd'}${fam(f)}`,
   vis: (f: Family, p: Proto, port: number) => `knockc_vis${fam(f)}_${p1(p)}${port}`,
   handle: (f: Family, p: Proto) => `knockc_handle${fam(f)}_${p1(p)}`,
   start: (f: Family, p: Proto, port: number) => `knockc_start${fam(f)}_${p1(p)}${port}`,
@@ -54,7 +57,6 @@ export const names = {
   armed: (f: Family, d: DoorPlan) => `knockc_armed${fam(f)}_d${d.door.index}`,
   stage: (f: Family, d: DoorPlan, k: number) => `knockc_stage${fam(f)}_d${d.door.index}_${k}`,
   grantSet: (f: Family, n: number, l: Lifetime) => `knockc_grant${fam(f)}_g${n}_${l.kind === 'timed' ? `t${l.seconds}` : 'p'}`,
-  grant: (f: Family, h: Hook) => `knockc_grant${fam(f)}_${h === 'input' ? 'in' : 'fwd'}`,
   grantPort: (f: Family, h: Hook, p: Proto, port: number) => `knockc_gp${fam(f)}_${h === 'input' ? 'in' : 'fwd'}_${p1(p)}${port}`,
 };
 
@@ -103,7 +105,7 @@ export function lower(config: KnockdConfig, opts: LowerOptions = DEFAULT_LOWER):
   const plans = planDoors(config, opts.plan ?? {});
   const sets: SetDecl[] = [];
   const chains: Chain[] = [];
-  const entries: { knock: Partial<Record<Family, string>>; grant: Partial<Record<Family, Partial<Record<Hook, string>>>> } = { knock: {}, grant: {} };
+  const entries: Record<string, Partial<Record<Hook, string>>> = {};
 
   for (const f of opts.families) {
     const grants = collectGrants(plans, f);
@@ -120,8 +122,9 @@ export function lower(config: KnockdConfig, opts: LowerOptions = DEFAULT_LOWER):
       }
     }
     const doors = plans.filter((p) => dstMatch(p.door, f, opts) !== null);
-    lowerKnocks(f, doors, grants, opts, sets, chains, entries);
-    lowerGrants(f, grants, opts, chains, entries);
+    const knocks = lowerKnocks(f, doors, grants, opts, sets, chains);
+    const granted = lowerGrants(f, grants, opts);
+    entries[f] = lowerEntries(f, knocks, granted, chains);
   }
 
   const runtimeDoors = plans
@@ -182,9 +185,8 @@ function lowerKnocks(
   opts: LowerOptions,
   sets: SetDecl[],
   chains: Chain[],
-  entries: { knock: Partial<Record<Family, string>> },
-): void {
-  if (doors.length === 0) return;
+): KnockEntries | null {
+  if (doors.length === 0) return null;
   const log = (d: Door, stage: number): Stmt[] => (opts.log ? [{ k: 'log', prefix: `${d.name}: Stage ${stage}` }] : []);
 
   // State sets: armed holds the source from the FIRST knock and is never refreshed, so it
@@ -241,14 +243,10 @@ function lowerKnocks(
     visOf.set(`${e.proto}/${e.port}`, name);
   }
 
-  // knock: one lookup; ports in no sequence are invisible (knockd's global filter).
-  const knockDispatch: Dispatch = {
-    kind: 'dispatch',
-    entries: sortedPorts(listing.values()).map((e) => ({ proto: e.proto, port: e.port, chain: visOf.get(`${e.proto}/${e.port}`)! })),
-    comment: 'knock ports of every door',
-  };
-  chains.push({ name: names.knock(f), family: f, lines: [knockDispatch], comment: 'knock tracking entry' });
-  entries.knock[f] = names.knock(f);
+  // Ports in no sequence are invisible (knockd's global filter): the entries' dispatch lists these.
+  const ports = sortedPorts(listing.values()).map((e) => ({ proto: e.proto, port: e.port, chain: visOf.get(`${e.proto}/${e.port}`)! }));
+  // Knocks addressed to a door's Target (not to this host) are forwarded: they pass forward, not input.
+  const forward = doors.some((p) => p.door.target.value !== null);
 
   for (const proto of ['tcp', 'udp'] as const) {
     const starts = sortedPorts([...starting.values()].filter((e) => e.proto === proto));
@@ -309,6 +307,7 @@ function lowerKnocks(
     lines.push(rule([], reset, null, 'wrong knock: attempt invalidated'));
     chains.push({ name: names.door(f, p), family: f, lines, comment: `${doorLabel(d)}: ${d.knocks.map((k) => `${k.port}/${k.proto}`).join(',')}` });
   }
+  return { ports, forward };
 }
 
 function grantMatches(m: GrantMatch, forDrop: boolean): Match[] {
@@ -323,6 +322,28 @@ function grantMatches(m: GrantMatch, forDrop: boolean): Match[] {
   return out;
 }
 
+/**
+ * "A new connection" to a guarded port, as cheaply as the protocol allows. TCP: the opening
+ * SYN (a connection cannot start without one, and the stack discards SYN+FIN/RST), a test on
+ * the packet alone. Only UDP and every-protocol grants ask conntrack, because a rule with a ct
+ * match turns on connection tracking for the whole network namespace: a server that had none
+ * would pay for it on every packet (measured: bench/throughput.ts).
+ */
+function newConnection(m: GrantMatch): Match[] {
+  return m.proto === 'tcp' ? [{ k: 'syn-only' }] : [{ k: 'ct-new' }];
+}
+
+/** The same match twice (a grant's own --syn and the guard's) is written once. */
+function dedupe(ms: Match[]): Match[] {
+  const seen = new Set<string>();
+  return ms.filter((m) => {
+    if (m.k !== 'syn-only' && m.k !== 'ct-new') return true;
+    if (seen.has(m.k)) return false;
+    seen.add(m.k);
+    return true;
+  });
+}
+
 function dispatchPorts(m: GrantMatch): number[] | null {
   if (!m.proto || !m.dports) return null;
   const total = m.dports.reduce((s, r) => s + (r.hi - r.lo + 1), 0);
@@ -330,27 +351,41 @@ function dispatchPorts(m: GrantMatch): number[] | null {
   return m.dports.flatMap((r) => Array.from({ length: r.hi - r.lo + 1 }, (_, i) => r.lo + i));
 }
 
-function lowerGrants(
-  f: Family,
-  grants: Map<string, GrantInfo>,
-  opts: LowerOptions,
-  chains: Chain[],
-  entries: { grant: Partial<Record<Family, Partial<Record<Hook, string>>>> },
-): void {
+/** Knock tracking's part of the entries: each knock port's "seen by knockd?" chain. */
+interface KnockEntries {
+  readonly ports: ReadonlyArray<{ readonly proto: Proto; readonly port: number; readonly chain: string }>;
+  /** Some door listens on a Target address: its knocks may pass forward instead of input. */
+  readonly forward: boolean;
+}
+
+/** The grants of one hook: per granted port its rules, and the rules of grants over many ports. */
+interface HookGrants {
+  readonly ports: ReadonlyArray<{ readonly proto: Proto; readonly port: number; readonly lines: readonly Rule[] }>;
+  /** Accepts of grants not spread over the dispatch (wide ranges, every port). */
+  readonly linearAccepts: readonly Rule[];
+  /** The standalone guard's drops for those. */
+  readonly linearDrops: readonly Rule[];
+}
+
+function lowerGrants(f: Family, grants: Map<string, GrantInfo>, opts: LowerOptions): Partial<Record<Hook, HookGrants>> {
   const guard = opts.mode === 'standalone';
+  const out: Partial<Record<Hook, HookGrants>> = {};
   for (const hook of ['input', 'forward'] as const) {
     const mine = [...grants.values()].filter((g) => g.ref.target.kind === 'filter' && g.ref.target.match.hook === hook && g.lifetimes.size > 0);
     if (mine.length === 0) continue;
+    // The guard looks at new connections only: established and related traffic is never
+    // touched, and a grant's own accept rules need not see it either.
+    const onlyNew = (m: GrantMatch): Match[] => (guard ? newConnection(m) : []);
     const accepts = (g: GrantInfo, extra: Match[]): Rule[] => {
       const m = g.ref.target.kind === 'filter' ? g.ref.target.match : null;
       return [...g.lifetimes.values()].map((l) =>
-        rule([...extra, ...grantMatches(m!, false), { k: 'src-in', set: names.grantSet(f, g.n, l) }], [], { k: 'accept' }, `grant ${g.n}`),
+        rule(dedupe([...extra, ...grantMatches(m!, false), ...onlyNew(m!), { k: 'src-in', set: names.grantSet(f, g.n, l) }]), [], { k: 'accept' }, `grant ${g.n}`),
       );
     };
     // Standalone guard: a new connection that only the grant would let in is dropped here.
     const drop = (g: GrantInfo, extra: Match[]): Rule => {
       const m = g.ref.target.kind === 'filter' ? g.ref.target.match : null;
-      return rule([...extra, ...grantMatches(m!, true)], [], { k: 'drop' }, `guard for grant ${g.n}`);
+      return rule([...extra, ...grantMatches(m!, true), ...onlyNew(m!)], [], { k: 'drop' }, `guard for grant ${g.n}`);
     };
     const perPort = new Map<string, { proto: Proto; port: number; gs: GrantInfo[] }>();
     const linear: GrantInfo[] = [];
@@ -372,22 +407,47 @@ function lowerGrants(
       const m = (g.ref.target as { match: GrantMatch }).match;
       return m.dports ? [{ k: 'dports', ranges: m.dports }] : [];
     };
-    const lines: Line[] = [];
-    // Established and related traffic is never touched by the guard.
-    if (guard) lines.push(rule([{ k: 'not-ct-new' }], [], { k: 'return' }, 'only new connections are guarded'));
-    for (const g of linear) lines.push(...accepts(g, linearExtra(g)));
-    const sorted = [...perPort.values()].sort((a, b) => (a.proto === b.proto ? a.port - b.port : a.proto < b.proto ? -1 : 1));
-    if (sorted.length > 0) {
-      lines.push({ kind: 'dispatch', entries: sorted.map((e) => ({ proto: e.proto, port: e.port, chain: names.grantPort(f, hook, e.proto, e.port) })), comment: 'granted ports' });
-    }
-    if (guard) for (const g of linear) if ((g.ref.target as { match: GrantMatch }).match.proto) lines.push(drop(g, linearExtra(g)));
-    chains.push({ name: names.grant(f, hook), family: f, lines, comment: `grants on ${hook}${guard ? ' (standalone guard)' : ''}` });
-    entries.grant[f] = { ...entries.grant[f], [hook]: names.grant(f, hook) };
-    for (const e of sorted) {
-      const pl: Line[] = [];
-      for (const g of e.gs) pl.push(...accepts(g, []));
-      if (guard) for (const g of e.gs) pl.push(drop(g, []));
-      chains.push({ name: names.grantPort(f, hook, e.proto, e.port), family: f, lines: pl, comment: `${e.proto}/${e.port} on ${hook}` });
-    }
+    const linearAccepts = linear.flatMap((g) => accepts(g, linearExtra(g)));
+    // A granted port's chain ends the entry (a goto), so it also holds the wide grants' accepts.
+    const ports = [...perPort.values()].map((e) => ({
+      proto: e.proto,
+      port: e.port,
+      lines: [...linearAccepts, ...e.gs.flatMap((g) => accepts(g, [])), ...(guard ? e.gs.map((g) => drop(g, [])) : [])],
+    }));
+    const linearDrops = guard ? linear.filter((g) => (g.ref.target as { match: GrantMatch }).match.proto).map((g) => drop(g, linearExtra(g))) : [];
+    out[hook] = { ports, linearAccepts, linearDrops };
   }
+  return out;
+}
+
+/**
+ * The entry chains of one family: one dispatch over knock ports (called: tracking first, then
+ * the rest of the entry) and granted ports (their chain ends the entry; a port that is both
+ * tracks the knock first), then the wide grants.
+ */
+function lowerEntries(f: Family, knocks: KnockEntries | null, granted: Partial<Record<Hook, HookGrants>>, chains: Chain[]): Partial<Record<Hook, string>> {
+  const out: Partial<Record<Hook, string>> = {};
+  for (const hook of ['input', 'forward'] as const) {
+    const g = granted[hook];
+    const k = hook === 'input' || knocks?.forward ? knocks : null;
+    if (!g && !k) continue;
+    const entries = new Map<string, DispatchEntry>();
+    for (const e of k?.ports ?? []) entries.set(`${e.proto}/${e.port}`, { ...e, jump: true });
+    for (const e of g?.ports ?? []) {
+      const id = `${e.proto}/${e.port}`;
+      const knock = entries.get(id);
+      const name = names.grantPort(f, hook, e.proto, e.port);
+      const track: Rule[] = knock ? [rule([], [], { k: 'jump', chain: knock.chain }, 'knock tracking first')] : [];
+      chains.push({ name, family: f, lines: [...track, ...e.lines], comment: `${e.proto}/${e.port} on ${hook}` });
+      entries.set(id, { proto: e.proto, port: e.port, chain: name });
+    }
+    const sorted = [...entries.values()].sort((a, b) => (a.proto === b.proto ? a.port - b.port : a.proto < b.proto ? -1 : 1));
+    const lines: Line[] = [];
+    if (sorted.length > 0) lines.push({ kind: 'dispatch', entries: sorted, comment: k && g ? 'knock ports and granted ports' : k ? 'knock ports' : 'granted ports' });
+    if (g) lines.push(...g.linearAccepts, ...g.linearDrops);
+    const what = [k ? 'knock tracking' : '', g ? 'grants' : ''].filter(Boolean).join(', then ');
+    chains.push({ name: names.entry(f, hook), family: f, lines, comment: `${hook}: ${what}` });
+    out[hook] = names.entry(f, hook);
+  }
+  return out;
 }

@@ -50,14 +50,14 @@ export function simulate(config: KnockdConfig, events: readonly TraceEvent[], o:
     const p = toPacket(e, o);
     const at = `${e.time.toFixed(3).padStart(8)}  ${e.src.padEnd(16)}`;
     if (e.kind === 'probe') {
-      const v = ir.admits(p);
+      const v = ir.pass(p);
       const state = v === 'drop' ? 'closed (knockc drops it)' : v === 'accept' ? 'OPEN (granted)' : 'not guarded by knockc';
       lines.push({ time: e.time, text: `${at}probe ${e.proto}/${e.port}: ${state}` });
       continue;
     }
     const before = ir.log.length;
     const printed = lines.length;
-    ir.knock(p);
+    ir.pass(p);
     const got = ir.log.slice(before).map((l) => l.prefix);
     const want: string[] = [];
     for (const ev of knockd.step(p)) {

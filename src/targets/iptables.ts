@@ -380,9 +380,11 @@ function translateChain(c: Chain, lists: ListMap, linearMax: number, levels: (li
 
 type DispatchEntry = Dispatch['entries'][number];
 
+// A jump entry comes back to the rule after it: the other leaves (other ports) and then the
+// tree chain's `-g REST`, so the rules after the dispatch run as the IR says.
 const dispatchLeaf = (e: DispatchEntry): IptRule => ({
   match: [{ k: 'proto', proto: e.proto }, { k: 'dport', lo: e.port, hi: e.port }],
-  target: { k: 'goto', chain: checkChainName(e.chain) },
+  target: { k: e.jump ? 'jump' : 'goto', chain: checkChainName(e.chain) },
 });
 
 /**
@@ -520,32 +522,14 @@ function translateRule(chain: string, index: number, r: Rule, lists: ListMap, ru
   for (const a of alts) rules.push({ match: [...a, ...note], target: { k: leaves ? 'goto' : 'jump', chain: sub } });
 }
 
-/** Chains reachable from `entry`, following every goto, jump and dispatch. */
-function reachable(program: Program, entry: string): Chain[] {
-  const byName = new Map(program.chains.map((c) => [c.name, c]));
-  const seen = new Set<string>();
-  const out: Chain[] = [];
-  const visit = (name: string): void => {
-    if (seen.has(name)) return;
-    seen.add(name);
-    const c = byName.get(name);
-    if (!c) throw new Error(`internal: no chain ${name}`);
-    out.push(c);
-    for (const l of c.lines) {
-      if (l.kind === 'dispatch') l.entries.forEach((e) => visit(e.chain));
-      else if (l.verdict && (l.verdict.k === 'goto' || l.verdict.k === 'jump')) visit(l.verdict.chain);
-    }
-  };
-  visit(entry);
-  return out;
-}
-
 export interface RulesetOptions {
   /** Dispatches with more entries of one protocol than this become a search tree (default DISPATCH_LINEAR_MAX). */
   readonly dispatchLinearMax?: number;
   /** Levels a search tree may nest at most (default DISPATCH_LEVELS; 0: every dispatch linear). */
   readonly dispatchLevels?: number;
 }
+
+const rank = (name: string): number => (name === TOP_CHAINS.input ? 0 : name === TOP_CHAINS.forward ? 1 : 2);
 
 /** The IR program of one family as iptables chains and xt_recent lists. */
 export function toRuleset(program: Program, family: Family, opts: RulesetOptions = {}): IptRuleset {
@@ -560,16 +544,20 @@ export function toRuleset(program: Program, family: Family, opts: RulesetOptions
     lists.push({ name: list, seconds, comment: set.comment });
   }
 
-  const knock = program.entries.knock[family];
-  const grant = program.entries.grant[family] ?? {};
-  // Knocks addressed to a door's Target (not to this host) are forwarded: they pass FORWARD, not INPUT.
-  const knockForward = knock !== undefined && reachable(program, knock).some((c) => c.lines.some((l) => l.kind === 'rule' && l.match.some((m) => m.k === 'daddr')));
-  const jump = (chain: string | undefined): IptRule[] => (chain ? [{ match: [], target: { k: 'jump', chain: checkChainName(chain) } }] : []);
-  const top: IptChain[] = [
-    { name: TOP_CHAINS.input, comment: 'from INPUT: knock tracking, then grants', rules: [...jump(knock), ...jump(grant.input)] },
-    { name: TOP_CHAINS.forward, comment: 'from FORWARD: knocks to a Target, then forwarded grants', rules: [...jump(knockForward ? knock : undefined), ...jump(grant.forward)] },
-  ];
-  const mine = program.chains.filter((c) => c.family === family);
+  // The entry chains of the IR ARE the chains hooked from INPUT and FORWARD (renamed): no jump
+  // in between. A hook without an entry still gets its (empty) chain, as knockc's hooks expect.
+  const entry = program.entries[family] ?? {};
+  const tops = new Map<string, { name: string; comment: string }>();
+  if (entry.input) tops.set(entry.input, { name: TOP_CHAINS.input, comment: 'from INPUT: knock tracking, then grants' });
+  if (entry.forward) tops.set(entry.forward, { name: TOP_CHAINS.forward, comment: 'from FORWARD: knocks to a Target, then forwarded grants' });
+  const empty = (name: string): IptChain[] => ([...tops.values()].some((t) => t.name === name) ? [] : [{ name, comment: 'nothing to do here', rules: [] }]);
+  const top: IptChain[] = [...empty(TOP_CHAINS.input), ...empty(TOP_CHAINS.forward)];
+  const mine = program.chains
+    .filter((c) => c.family === family)
+    .map((c) => {
+      const t = tops.get(c.name);
+      return t ? { ...c, ...t } : c;
+    });
   // Search trees as deep as DISPATCH_LEVELS; while the chains nest deeper than CHAIN_DEPTH_MAX,
   // the last tree on the deepest path loses a level (the first dispatches a packet meets are the
   // ones every packet walks: they keep their depth longest).
@@ -599,6 +587,8 @@ export function toRuleset(program: Program, family: Family, opts: RulesetOptions
     const onPath = trees.filter((id) => id === last).length;
     budget.set(last, Math.min((budget.get(last) ?? initial) - 1, onPath - 1));
   }
+  // The hooked chains first, INPUT's before FORWARD's (stable: the rest keeps its order).
+  chains.sort((a, b) => rank(a.name) - rank(b.name));
   const names = new Set<string>();
   for (const c of chains) {
     if (names.has(c.name)) throw new Error(`internal: two iptables chains named ${c.name}`);
@@ -606,7 +596,7 @@ export function toRuleset(program: Program, family: Family, opts: RulesetOptions
   }
   const hooks = [
     { builtin: 'INPUT' as const, chain: TOP_CHAINS.input },
-    ...(top[1]!.rules.length ? [{ builtin: 'FORWARD' as const, chain: TOP_CHAINS.forward }] : []),
+    ...(entry.forward ? [{ builtin: 'FORWARD' as const, chain: TOP_CHAINS.forward }] : []),
   ];
   return { family, chains, lists, hooks };
 }

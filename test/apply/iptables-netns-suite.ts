@@ -149,7 +149,7 @@ export function iptablesNetnsSuite(backend: 'nft' | 'legacy'): void {
       const rm = knockc('remove');
       expect(rm.status).toBe(0);
       expect(rm.stdout).toBe(
-        `knockc: removed from iptables-${backend} (IPv4, table filter): 18 knockc chain(s), 1 jump(s)\nknockc: removed from ip6tables-${backend} (IPv6, table filter): 17 knockc chain(s), 1 jump(s)\n`,
+        `knockc: removed from iptables-${backend} (IPv4, table filter): 16 knockc chain(s), 1 jump(s)\nknockc: removed from ip6tables-${backend} (IPv6, table filter): 15 knockc chain(s), 1 jump(s)\n`,
       );
       expect(saved()).toBe(pristine);
       const again = knockc('remove');

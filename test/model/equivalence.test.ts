@@ -43,7 +43,7 @@ describe('compiled rules are equivalent to knockd (model level)', () => {
         const ir = new IrMachine(lower(config, { ...DEFAULT_LOWER, iface: 'eth0', log: true }));
         const checkpoints: Array<{ time: number }> = [];
         for (const p of trace) {
-          ir.knock(p);
+          ir.pass(p);
           checkpoints.push({ time: p.time });
         }
         const want = knockd.flatMap((e) =>
@@ -60,12 +60,12 @@ describe('compiled rules are equivalent to knockd (model level)', () => {
         const replay = new IrMachine(lower(config, { ...DEFAULT_LOWER, iface: 'eth0', log: true }));
         let i = 0;
         for (let t = 0.25; t < end; t += 0.5) {
-          while (i < trace.length && trace[i]!.time <= t) replay.knock(trace[i++]!);
+          while (i < trace.length && trace[i]!.time <= t) replay.pass(trace[i++]!);
           for (const src of new Set(trace.map((p) => p.src))) {
             for (const port of GRANT_PORTS) {
               const expected = knockdGrantOpen(doors, openings, src, port, t);
               const usesPort = doors.some((d) => d.grantPort === port);
-              const verdict = replay.admits(probe(src, port, t));
+              const verdict = replay.pass(probe(src, port, t));
               expect(verdict, `t=${t} ${src} port ${port}`).toBe(expected ? 'accept' : usesPort ? 'drop' : 'continue');
             }
           }

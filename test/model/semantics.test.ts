@@ -35,7 +35,7 @@ function openings(conf: string, trace: string, iface = 'eth0'): string[] {
   const ps = packets(trace, iface);
   const knockd = runKnockd(r.config, ps, { iface }).flatMap((e) => (e.kind === 'open' ? [`${e.opening.time} ${e.opening.src} ${e.opening.door}`] : []));
   const ir = new IrMachine(lower(r.config, { ...DEFAULT_LOWER, iface, log: true }));
-  for (const p of ps) ir.knock(p);
+  for (const p of ps) ir.pass(p);
   const rules = ir.log.filter((l) => l.prefix.endsWith(': OPEN SESAME')).map((l) => `${l.time} ${l.src} ${l.prefix.replace(': OPEN SESAME', '')}`);
   expect(rules.sort(), 'compiled rules vs knockd').toEqual([...knockd].sort());
   return knockd;
@@ -114,9 +114,9 @@ describe('section 4: grants', () => {
   function grantAt(trace: string, t: number, src = A): string {
     const r = parseConfigText(conf, { file: 'g.conf' });
     const ir = new IrMachine(lower(r.config!, { ...DEFAULT_LOWER, iface: 'eth0' }));
-    for (const p of packets(trace)) if (p.time <= t) ir.knock(p);
+    for (const p of packets(trace)) if (p.time <= t) ir.pass(p);
     const v6 = src.includes(':');
-    return ir.admits({ time: t, family: v6 ? 'ip6' : 'ip', src, dst: v6 ? '2001:db8::1' : '198.51.100.1', dstLocal: true, iif: 'eth0', proto: 'tcp', port: 22, flags: ['syn'], ctNew: true });
+    return ir.pass({ time: t, family: v6 ? 'ip6' : 'ip', src, dst: v6 ? '2001:db8::1' : '198.51.100.1', dstLocal: true, iif: 'eth0', proto: 'tcp', port: 22, flags: ['syn'], ctNew: true });
   }
   it('opens for the knocker only, for cmd_timeout', () => {
     const t = `0 ${A} tcp/7000\n1 ${A} tcp/8000`;
@@ -144,8 +144,8 @@ describe('deliberate differences (model level)', () => {
     const plan = planDoors(r.config!)[0]!;
     expect(plan.families.ip).toEqual({ kind: 'nothing', why: 'cmd_timeout 0 closes the grant as soon as it opens' });
     const ir = new IrMachine(lower(r.config!, { ...DEFAULT_LOWER, iface: 'eth0' }));
-    for (const p of packets(`0 ${A} tcp/7000\n1 ${A} tcp/8000`)) ir.knock(p);
-    expect(ir.admits({ time: 1, family: 'ip', src: A, dst: '198.51.100.1', dstLocal: true, iif: 'eth0', proto: 'tcp', port: 22, flags: ['syn'], ctNew: true })).toBe('continue');
+    for (const p of packets(`0 ${A} tcp/7000\n1 ${A} tcp/8000`)) ir.pass(p);
+    expect(ir.pass({ time: 1, family: 'ip', src: A, dst: '198.51.100.1', dstLocal: true, iif: 'eth0', proto: 'tcp', port: 22, flags: ['syn'], ctNew: true })).toBe('continue');
   });
 });
 

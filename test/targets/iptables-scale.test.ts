@@ -97,17 +97,17 @@ describe('iptables: per-packet cost of non-knock traffic vs doors', () => {
     it(`${guard ? '--guard' : 'default'}: a few dozen rules at most from 1 to 1000 doors, thousands with one rule per port`, () => {
       for (const n of [1, 10, 100, 1000]) {
         const r = compile(n, guard);
-        // knockc_input's two jumps; the knock ports: the tcp tree (2n entries) then the udp
-        // span rule, or the tcp span rule then the udp tree (n entries); the grant chain's first
-        // rule, its tcp tree, and a granted port's own chain (accept, guard).
-        const bound = 2 + Math.max(treeWalk(2 * n) + spanWalk(n), spanWalk(2 * n) + treeWalk(n)) + 1 + treeWalk(n) + 2;
+        // knockc_input is one dispatch over the knock ports and the granted ports: the tcp tree
+        // (2n knock ports and n granted ports) then the udp span rule, or the tcp span rule then
+        // the udp tree (n knock ports); then a granted port's own chain (accept, guard).
+        const bound = Math.max(treeWalk(3 * n) + spanWalk(n), spanWalk(3 * n) + treeWalk(n)) + 2;
         const walked = worst(r.ruleset, nonKnocks(n));
         expect(walked, `${n} doors: ${walked} rules, at most ${bound}`).toBeLessThanOrEqual(bound);
         if (n === 1000) {
           expect(walked).toBeLessThanOrEqual(60);
           // The same program with its dispatches walked one rule per entry (the old rendering).
           const linear = worst(toRuleset(r.program, 'ip', { dispatchLevels: 0 }), [packet('udp', 5353), packet('tcp', 80)]);
-          expect(linear).toBeGreaterThan(4000);
+          expect(linear).toBeGreaterThanOrEqual(4000);
           // The benchmark's flood (udp/5353), below every knock and granted port: no more rules than with 1 door.
           expect(worst(r.ruleset, [packet('udp', 5353)])).toBeLessThanOrEqual(worst(compile(1, guard).ruleset, [packet('udp', 5353)]));
         }
@@ -132,7 +132,7 @@ describe('iptables: per-packet cost of non-knock traffic vs doors', () => {
   it('keeps chain names within 28 characters and the nesting within CHAIN_DEPTH_MAX, shallower trees when it must', () => {
     const r = compile(1000, true);
     for (const c of r.ruleset.chains) expect(c.name.length, c.name).toBeLessThanOrEqual(28);
-    expect(r.ruleset.chains.some((c) => /^knockc_knock4_t\d+-\d+$/.test(c.name))).toBe(true);
+    expect(r.ruleset.chains.some((c) => /^knockc_input_t\d+-\d+$/.test(c.name))).toBe(true);
     // Deeper trees would nest too deep: the generator falls back to fewer levels.
     const deep = toRuleset(r.program, 'ip', { dispatchLevels: 10 });
     expect(chainDepth(deep.chains)).toBeLessThanOrEqual(CHAIN_DEPTH_MAX);

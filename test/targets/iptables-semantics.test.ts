@@ -53,9 +53,7 @@ describe('iptables rules behave like the IR program they render', () => {
             while (i < trace.length && trace[i]!.time <= t) {
               const p = trace[i++]!;
               const m = machines.get(p.family)!;
-              m.ir.knock(p);
-              // Knock ports are never granted ports here: the grant part of the hook lets them continue.
-              const want = m.ir.admits(p, p.dstLocal ? 'input' : 'forward');
+              const want = m.ir.pass(p);
               expect(m.ipt.run(p), `knock at t=${p.time}`).toBe(want);
               expect(m.tree.run(p), `knock at t=${p.time} (trees)`).toBe(want);
             }
@@ -63,7 +61,7 @@ describe('iptables rules behave like the IR program they render', () => {
               for (const port of GRANT_PORTS) {
                 const p = probe(src, port, t);
                 const m = machines.get(p.family)!;
-                const want = m.ir.admits(p);
+                const want = m.ir.pass(p);
                 expect(m.ipt.run(p), `t=${t} ${src} port ${port}`).toBe(want);
                 expect(m.tree.run(p), `t=${t} ${src} port ${port} (trees)`).toBe(want);
               }
@@ -189,7 +187,7 @@ describe('every IR rule shape', () => {
     for (const s of steps) {
       t += s.gap;
       const p: Packet = { time: t, family: 'ip', src: s.src, dst: '198.51.100.1', dstLocal: true, iif: s.off ? 'eth1' : 'eth0', proto: s.proto, port: s.port, flags: s.proto === 'tcp' ? s.flags : [], ctNew: s.ctNew };
-      const want = ir.admits(p);
+      const want = ir.pass(p);
       ipts.forEach((ipt, i) => expect(ipt.run(p), `${JSON.stringify(p)} (ruleset ${i})`).toBe(want));
     }
     const show = (l: { time: number; src: string; prefix: string }): string => `${l.time} ${l.src} ${l.prefix}`;

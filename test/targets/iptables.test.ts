@@ -105,10 +105,11 @@ describe('configs beyond the seeds', () => {
       ].join('\n'),
     );
     expect(text).toContain('#   iptables -C FORWARD -j knockc_forward 2>/dev/null || iptables -I FORWARD 1 -j knockc_forward\n');
-    expect(text).toContain('-A knockc_forward -j knockc_knock4\n-A knockc_forward -j knockc_grant4_fwd\n');
-    expect(text).toMatch(/^-A knockc_grant4_fwd -d 198\.51\.100\.9 -p tcp -m multiport --dports 22,80,443,8000:8100 -m recent --name knockc_grant4_[0-9a-f]{12} --rcheck --seconds 60 /m);
+    // FORWARD: the knock ports (called: tracking, then on), then the forwarded grant.
+    expect(text).toContain('-A knockc_forward -p tcp --dport 7000 -j knockc_vis4_t7000\n-A knockc_forward -p udp --dport 8000 -j knockc_vis4_u8000\n');
+    expect(text).toMatch(/^-A knockc_forward -d 198\.51\.100\.9 -p tcp -m multiport --dports 22,80,443,8000:8100 -m recent --name knockc_grant4_[0-9a-f]{12} --rcheck --seconds 60 /m);
     // A Target may also be one of this host's addresses: INPUT tracks knocks too, but grants nothing.
-    expect(text).toMatch(/^# knockc_input: .*\n-A knockc_input -j knockc_knock4\n\n/m);
+    expect(text).toMatch(/^# knockc_input: .*\n-A knockc_input -p tcp --dport 7000 -j knockc_vis4_t7000\n-A knockc_input -p udp --dport 8000 -j knockc_vis4_u8000\n\n/m);
     restoreTest(text, '4');
   });
 
