@@ -4,6 +4,7 @@
 import type { KnockdConfig } from '../frontend/config.js';
 import type { Program } from '../model/ir.js';
 import { isKnockcName, type LiveTable } from '../host/nft.js';
+import { inlinedEntries } from '../targets/nft.js';
 import { doorLabel, familyOfName, grantWords, setMeaning } from '../status/labels.js';
 
 export type DoorChangeKind = 'kept' | 'restarted' | 'new' | 'removed' | 'reloaded';
@@ -127,7 +128,10 @@ export function diffReload(live: LiveTable | null, program: Program, config: Kno
   const newChainNames = new Set(program.chains.map((c) => c.name));
   const liveChainNames = new Set(liveChains.map((c) => c.name));
   let sameChains = 0;
+  // Written into the hook's chain (input, knockc_input): never a chain of the table.
+  const inlined = inlinedEntries(program);
   for (const c of program.chains) {
+    if (inlined.has(c.name)) continue;
     if (liveChainNames.has(c.name)) sameChains++;
     else if (live) objects.push({ kind: 'chain', name: c.name, change: '+', note: c.comment });
   }

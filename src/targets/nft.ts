@@ -92,6 +92,22 @@ function setView(s: SetDecl, maxSources: number | null): unknown {
   return { name: s.name, addrType: ADDR_TYPE[s.family], hasTimeout: s.timeout !== null, timeout: s.timeout, size: maxSources, comment: `${safe(s.comment, 100)} [${s.key}]` };
 }
 
+/**
+ * Entry chains that are only their dispatch: nft writes that dispatch into the hook's chain itself
+ * (input / knockc_input ...), one jump less for every packet (measured: bench/throughput.ts), so no
+ * chain of that name is loaded.
+ */
+export function inlinedEntries(program: Program): Set<string> {
+  const out = new Set<string>();
+  for (const hooks of Object.values(program.entries)) {
+    for (const name of Object.values(hooks ?? {})) {
+      const c = program.chains.find((x) => x.name === name);
+      if (c && c.lines.length === 1 && c.lines[0]!.kind === 'dispatch') out.add(name);
+    }
+  }
+  return out;
+}
+
 /** `plans`: planDoors(config) when the caller has it already (used without --into only: --into plans differently). */
 export function compileNft(config: KnockdConfig, o: NftOptions, plans?: readonly DoorPlan[]): { text: string; program: Program } {
   const families: Family[] = o.into ? (o.into.family === 'inet' ? [...FAMILIES] : [o.into.family]) : [...FAMILIES];
@@ -104,16 +120,13 @@ export function compileNft(config: KnockdConfig, o: NftOptions, plans?: readonly
     plan: o.into ? { intoTable: { family: o.into.family, name: o.into.table } } : {},
   };
   const program = lower(config, lowerOpts);
-  // An entry chain that is only its dispatch is written into the hook's chain itself: one
-  // jump less for every packet (measured: bench/throughput.ts).
-  const inlined = new Set<string>();
+  const inlined = inlinedEntries(program);
   const hookView = (hook: Hook) =>
     families.flatMap((f) => {
       const chain = program.entries[f]?.[hook];
       if (!chain) return [];
       const c = program.chains.find((x) => x.name === chain)!;
-      const only = c.lines.length === 1 && c.lines[0]!.kind === 'dispatch' ? c.lines[0]! : null;
-      if (only) inlined.add(chain);
+      const only = inlined.has(chain) ? c.lines[0]! : null;
       return [{ nfproto: NFPROTO[f], inet: !o.into || o.into.family === 'inet', chain, dispatch: only ? lineView(only, f) : null }];
     });
   const inputEntries = hookView('input');

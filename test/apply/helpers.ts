@@ -1,5 +1,9 @@
 // Shared by the apply/status unit tests: the two-door config, compiled, and
-// the kernel's listings of it recorded with nft 1.0.6 (test/apply/fixtures/).
+// the kernel's listings of it recorded with nft 1.0.6 (test/apply/fixtures/),
+// in a scratch network namespace with knockc 844506b (one input chain dispatches
+// knock and granted ports): test/apply/fixtures/record.sh. The *.v0-layout.*
+// listings were recorded the same way with the knockc before it (knocks tracked in
+// prerouting), as what an upgrade starts from.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KnockdConfig } from '../../src/frontend/config.js';

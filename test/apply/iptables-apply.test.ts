@@ -1,8 +1,11 @@
 // The pure parts of apply / remove / status --target iptables: restore inputs built from
 // recorded iptables-save text, /proc/net/xt_recent and /proc/timer_list parsing, the dry-run
 // diff, status; and the rollback of IPv4 when IPv6 fails (through a fake runner).
-// Fixtures recorded with iptables-nft 1.8.9 after `knockc apply --target iptables two-doors.conf`,
-// a full knock from 198.51.100.2 and a first knock from 198.51.100.3.
+// Fixtures recorded with iptables-nft 1.8.9 (HZ=250) after `knockc apply --target iptables two-doors.conf`
+// (knockc 844506b: knockc_input dispatches knock and granted ports itself), a full knock from
+// 198.51.100.2 and a first knock from 198.51.100.3 (test/apply/fixtures/record.sh). The
+// *.v0-layout.txt ones were recorded the same way with the knockc before 844506b (knockc_input
+// -> knockc_knock4, knockc_grant4_in): a deployment an upgrade starts from.
 import { describe, expect, it } from 'vitest';
 import {
   buildRestore,
@@ -42,7 +45,7 @@ describe('iptables-save and restore inputs', () => {
     expect(t.chains.slice(0, 4)).toEqual(['INPUT', 'FORWARD', 'OUTPUT', 'knockc_active4_t']);
     expect(t.rules[0]).toEqual({ chain: 'INPUT', spec: '-j knockc_input', packets: 4 });
     expect(liveKnockc(t).hooks).toEqual([{ builtin: 'INPUT', chain: 'knockc_input' }]);
-    expect(liveKnockc(t).chains).toHaveLength(18);
+    expect(liveKnockc(t).chains).toHaveLength(16);
     expect(parseSave('*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j X\nCOMMIT\n')).toEqual({ chains: [], rules: [] });
   });
 
@@ -52,7 +55,7 @@ describe('iptables-save and restore inputs', () => {
     const lines = p.input!.split('\n');
     expect(lines[0]).toBe('*filter');
     expect(lines[1]).toBe(':knockc_input - [0:0]');
-    expect(lines.filter((l) => l.startsWith(':'))).toHaveLength(18);
+    expect(lines.filter((l) => l.startsWith(':'))).toHaveLength(16);
     expect(lines.slice(-3)).toEqual(['-I INPUT 1 -j knockc_input', 'COMMIT', '']);
     expect(p.hooksAdded).toEqual([{ builtin: 'INPUT', chain: 'knockc_input' }]);
     expect(p.chainsDeleted).toEqual([]);
@@ -81,8 +84,8 @@ describe('iptables-save and restore inputs', () => {
     const lines = p.input!.trim().split('\n');
     expect(lines[0]).toBe('*filter');
     expect(lines[1]).toBe('-D INPUT -j knockc_input');
-    expect(lines.filter((l) => l.startsWith('-F knockc_'))).toHaveLength(18);
-    expect(lines.filter((l) => l.startsWith('-X knockc_'))).toHaveLength(18);
+    expect(lines.filter((l) => l.startsWith('-F knockc_'))).toHaveLength(16);
+    expect(lines.filter((l) => l.startsWith('-X knockc_'))).toHaveLength(16);
     expect(lines.findIndex((l) => l.startsWith('-X'))).toBeGreaterThan(lines.findLastIndex((l) => l.startsWith('-F')));
     expect(p.input).not.toContain('80');
     expect(buildRestore(parseSave(EMPTY), { chains: [], hooks: [] }).input).toBeNull();
@@ -90,8 +93,8 @@ describe('iptables-save and restore inputs', () => {
 
   it('finds rules of the user that use knockc chains (knockc cannot delete those chains)', () => {
     expect(foreignReferences(parseSave(SAVE))).toEqual([]);
-    const t = parseSave(SAVE.replace('COMMIT', '[0:0] -A INPUT -p tcp -j knockc_grant4_in\nCOMMIT'));
-    expect(foreignReferences(t).map((r) => r.spec)).toEqual(['-p tcp -j knockc_grant4_in']);
+    const t = parseSave(SAVE.replace('COMMIT', '[0:0] -A INPUT -p tcp -j knockc_gp4_in_t22\nCOMMIT'));
+    expect(foreignReferences(t).map((r) => r.spec)).toEqual(['-p tcp -j knockc_gp4_in_t22']);
   });
 
   it('a rule as knockc writes it and as iptables-save prints it back have the same key', () => {
@@ -120,12 +123,12 @@ describe('/proc/net/xt_recent and the kernel clock', () => {
   it('parses entries, per list, with IPv6 sources in short form', () => {
     expect(parseRecent('src=2001:0db8:0000:0000:0000:0000:0000:0005 ttl: 0 last_seen: 4295885749 oldest_pkt: 1 4295885749\n')).toEqual([{ source: '2001:db8::5', lastSeen: 4295885749 }]);
     const m = parseRecentFiles(RECENT);
-    expect(m.get('knockc_grant4_c82f3af2e42b')).toEqual([{ source: '198.51.100.2', lastSeen: 4295946849 }]);
+    expect(m.get('knockc_grant4_c82f3af2e42b')).toEqual([{ source: '198.51.100.2', lastSeen: 4299641517 }]);
     expect(compactAddr('198.51.100.2')).toBe('198.51.100.2');
   });
 
   it('derives HZ from jiffies and the monotonic clock of /proc/timer_list (INITIAL_JIFFIES = 2^32 - 300 HZ)', () => {
-    expect(clockFromTimerList(TIMER)).toEqual({ hz: 250, jiffies: 4295947206 });
+    expect(clockFromTimerList(TIMER)).toEqual({ hz: 250, jiffies: 4299641547 });
     // HZ=1000, 10 minutes after boot; HZ=100 just after boot (jiffies still below 2^32).
     expect(clockFromTimerList(`now at ${600e9} nsecs\njiffies: ${2 ** 32 - 300_000 + 600_000}\n`)!.hz).toBe(1000);
     expect(clockFromTimerList(`now at ${10e9} nsecs\njiffies: ${2 ** 32 - 30_000 + 1000}\n`)!.hz).toBe(100);
@@ -151,10 +154,10 @@ describe('status and diff from the recorded kernel state', () => {
     const s = iptablesStatus({ family: 'ip', backend: 'nft', save: parseSave(SAVE), recent, clock })!;
     expect(s).toMatchObject({ target: 'iptables', backend: 'nft', family: 'ip', table: 'filter' });
     expect(s.doors).toEqual([
-      { name: 'openSSH', line: 3, stages: 3, counters: { knocks: 4, openings: 1, resets: 0 }, attempts: [{ source: '198.51.100.3', stage: 1, expiresMs: 4924 }] },
+      { name: 'openSSH', line: 3, stages: 3, counters: { knocks: 4, openings: 1, resets: 0 }, attempts: [{ source: '198.51.100.3', stage: 1, expiresMs: 4984 }] },
       { name: 'web', line: 13, stages: 1, counters: { knocks: 0, openings: 0, resets: 0 }, attempts: [] },
     ]);
-    expect(s.grants).toEqual([{ source: '198.51.100.2', grant: 'tcp/22', doors: ['openSSH'], expiresMs: 28572, timeoutMs: 30000 }]);
+    expect(s.grants).toEqual([{ source: '198.51.100.2', grant: 'tcp/22', doors: ['openSSH'], expiresMs: 29880, timeoutMs: 30000 }]);
     // An expired grant is not shown (xt_recent keeps the entry until it is evicted).
     const late = iptablesStatus({ family: 'ip', backend: 'nft', save: parseSave(SAVE), recent, clock: { hz: 250, jiffies: clock!.jiffies + 31 * 250 } })!;
     expect(late.grants).toEqual([]);
@@ -172,7 +175,45 @@ describe('status and diff from the recorded kernel state', () => {
     expect(d.text).toMatch(/    ~ chain knockc_gp4_in_t22 \(rules changed\)/);
     expect(d).toMatchObject({ kept: 2, dropped: 1, changed: true });
     const same = compiled('ip');
-    expect(diffIptables('x', parseSave(SAVE), parseRestoreInput(same.text, same.hooks), recent, clock).text).toMatch(/^x: no change:[\s\S]*chains: unchanged, 18 chains unchanged/);
+    expect(diffIptables('x', parseSave(SAVE), parseRestoreInput(same.text, same.hooks), recent, clock).text).toMatch(/^x: no change:[\s\S]*chains: unchanged, 16 chains unchanged/);
+  });
+});
+
+describe('upgrade from a deployment of the previous layout (knockc_input -> knockc_knock4, knockc_grant4_in)', () => {
+  it('re-applying the same config keeps every door and xt_recent list with its sources; only the layout\'s chains change', () => {
+    const old = parseSave(fixture('iptables-save-two-doors.v0-layout.txt'));
+    const oldRecent = parseRecentFiles(fixture('xt_recent-two-doors.v0-layout.txt'));
+    const same = compiled('ip');
+    const want = parseRestoreInput(same.text, same.hooks);
+    const d = diffIptables('x', old, want, oldRecent, clockFromTimerList(fixture('timer_list-two-doors.v0-layout.txt')));
+    expect(d.text).toBe(
+      [
+        'x: would change:',
+        '  doors:',
+        '    = [openSSH] line 3',
+        '    = [web] line 13',
+        '  xt_recent lists:',
+        '    = knockc_armed4_226651d435aa (armed): kept, with 1 source',
+        '    = knockc_stage4_aff429182449 (stage): kept',
+        '    = knockc_stage4_e3be3db3a4e6 (stage): kept, with 1 source',
+        '    = knockc_grant4_a697bd3eccb4 (grant): kept',
+        '    = knockc_grant4_c82f3af2e42b (grant): kept, with 1 source',
+        '  chains: 15 chains unchanged (every rule is reloaded; counters restart)',
+        '    ~ chain knockc_input (rules changed)',
+        '    - chain knockc_grant4_in',
+        '    - chain knockc_knock4',
+        '',
+      ].join('\n'),
+    );
+    expect(d).toMatchObject({ kept: 3, dropped: 0, changed: true });
+    // One input: the jump from INPUT stays, the two old chains go once nothing uses them.
+    const p = buildRestore(old, want);
+    expect(p).toMatchObject({ hooksAdded: [], hooksDeleted: [], chainsDeleted: ['knockc_grant4_in', 'knockc_knock4'] });
+    const lines = p.input!.split('\n');
+    expect(lines.filter((l) => l.startsWith(':'))).toHaveLength(16);
+    expect(lines).toContain('-A knockc_input -p tcp --dport 7000 -j knockc_vis4_t7000');
+    expect(lines.slice(-6)).toEqual(['-F knockc_grant4_in', '-F knockc_knock4', '-X knockc_grant4_in', '-X knockc_knock4', 'COMMIT', '']);
+    expect(p.input).not.toMatch(/^-[ID] INPUT/m);
   });
 });
 
@@ -232,7 +273,7 @@ describe('applyIptables / removeIptables through a fake runner', () => {
   it('remove: one restore per family that holds knockc objects', async () => {
     const run = host(() => false);
     const r = await removeIptables(run, 'nft');
-    expect(r).toMatchObject({ ok: true, removed: [{ family: 'ip', chains: 18, hooks: 1 }] });
+    expect(r).toMatchObject({ ok: true, removed: [{ family: 'ip', chains: 16, hooks: 1 }] });
     expect(run.calls.filter((c) => c.cmd[0]!.endsWith('-restore'))).toHaveLength(1);
   });
 });

@@ -45,14 +45,16 @@ describe('a recorded standalone table', () => {
   it('has the sets, chains and rules of the program', () => {
     expect(t.sets.map((s) => s.name)).toContain('knockc_armed4_d0');
     expect(t.sets.every((s) => s.key !== null)).toBe(true);
-    expect(t.chains.find((c) => c.name === 'prerouting')?.hook).toBe('prerouting');
+    expect(t.chains.find((c) => c.name === 'input')?.hook).toBe('input');
     const adv = t.rules.find((r) => r.chain === 'knockc_door4_d0' && r.comment === 'stage 2 -> 3')!;
     expect(adv.counter?.packets).toBe(1);
     expect(adv.setOps).toContainEqual({ op: 'update', set: 'knockc_grant4_g0_t30' });
     expect(adv.setOps).toContainEqual({ op: 'delete', set: 'knockc_armed4_d0' });
-    const knock = t.rules.find((r) => r.chain === 'knockc_knock4')!;
+    // the IPv4 dispatch of the input chain: knock ports (jump) and granted ports (goto) in one map
+    const knock = t.rules.find((r) => r.chain === 'input' && r.comment === 'knock ports and granted ports')!;
     // verdict map targets count as targets
     expect(knock.targets.length).toBeGreaterThan(1);
+    expect(knock.targets).toEqual(expect.arrayContaining(['knockc_vis4_t7000', 'knockc_gp4_in_t22']));
   });
 
   it('reads elements to the millisecond from the text listing (the JSON has whole seconds)', () => {

@@ -5,6 +5,7 @@ import { foreignObjects, foreignReferences, hookRules, intoRemovalLines, reloadS
 import { diffReload, formatDiff } from '../../src/apply/diff.js';
 import { formatMappedErrors, mapNftErrors, objectOfLine, parseNftErrors } from '../../src/apply/errors.js';
 import { applyNft, ApplyRefused } from '../../src/apply/apply.js';
+import { planCarryOver } from '../../src/apply/state.js';
 import { compile, config, fakeRunner, fixture } from './helpers.js';
 
 const standalone: LiveTable = withElements(
@@ -103,6 +104,44 @@ describe('diff', () => {
     expect(d.fresh).toBe(true);
     expect(d.doors.every((x) => x.change === 'new')).toBe(true);
     expect(formatDiff(d, 'table inet knockc')).toMatch(/^table inet knockc: nothing loaded yet/);
+  });
+});
+
+describe('upgrade from a deployment of the previous layout (knocks tracked in prerouting)', () => {
+  // Recorded like two-doors.standalone.* / two-doors.into.json, with the knockc before 844506b:
+  // prerouting -> knockc_knock4/6, input -> knockc_grant4_in/6_in; --into: knockc_prerouting.
+  const old: LiveTable = withElements(
+    parseTableJson(fixture('two-doors.standalone.v0-layout.json'), 'inet', 'knockc'),
+    parseElementsText(fixture('two-doors.standalone.v0-layout.txt')),
+  );
+  const oldInto: LiveTable = parseTableJson(fixture('two-doors.into.v0-layout.json'), 'inet', 'filter');
+
+  it('re-applying the same config keeps every door, grant and set with their sources; only the layout\'s chains change', () => {
+    const c = compile(config(base));
+    const d = diffReload(old, c.program, config(base));
+    expect(d.doors).toEqual([
+      { door: 'openSSH', line: 3, change: 'kept', attempts: 2 },
+      { door: 'web', line: 13, change: 'reloaded', attempts: 0 },
+    ]);
+    expect(d.grants.map((g) => [g.change, g.sources])).toEqual([['kept', 1], ['kept', 1], ['kept', 0]]);
+    expect(d.objects).toEqual(['knockc_knock4', 'knockc_grant4_in', 'knockc_knock6', 'knockc_grant6_in'].map((name) => ({ kind: 'chain', name, change: '-', note: '' })));
+    expect(d.unchanged).toEqual({ sets: 9, chains: 21 });
+    expect(formatDiff(d, 'table inet knockc')).toContain('  objects: sets +0 -0 ~0 >0 =9, chains +0 -4 =21 (every rule is reloaded)\n');
+    // Every element goes into the set of the same name (the table is replaced as a whole).
+    const p = planCarryOver(old, c.program.sets, { family: 'inet', table: 'knockc', elapsedMs: 0, maxSources: null });
+    expect(p.dropped).toEqual([]);
+    expect(p.carried.every((x) => x.from === x.to)).toBe(true);
+    expect(p.carried.reduce((n, x) => n + x.count, 0)).toBe(old.sets.reduce((n, x) => n + x.elements.length, 0));
+    // --into: the old chains, knockc_prerouting (a base chain) among them, are removed before the new rules load.
+    const ci = compile(config(base), { into: INTO });
+    const s = reloadScript(INTO, oldInto, ci.text, []);
+    const lines = s.text.split('\n');
+    const prelude = lines.slice(1, s.preludeLines);
+    for (const gone of ['knockc_prerouting', 'knockc_knock4', 'knockc_grant4_in', 'knockc_knock6', 'knockc_grant6_in']) {
+      expect(prelude).toContain(`delete chain inet filter ${gone}`);
+      expect(lines.slice(s.preludeLines).join('\n')).not.toContain(gone);
+    }
+    expect(prelude).toContain(`delete rule inet filter input handle ${hookRules(oldInto)[0]!.handle}`);
   });
 });
 

@@ -25,6 +25,10 @@
  *     firewall, where knockd's ACCEPT commands leave them open to everyone.
  *     Ports and families no door grants are not guarded (IPv6 port 22 for an
  *     IPv4-only door stays as open as the rest of the server, as with knockd).
+ *  7. knockd counts every packet it captures on the interface, before any
+ *     firewall; knockc counts a knock where the kernel delivers it, at the top
+ *     of input (forward for a Target): a knock that another table drops in
+ *     prerouting counts for knockd, not for knockc.
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { describeLab } from './lab.js';
@@ -171,6 +175,30 @@ describeLab('deliberate differences between knockd 0.8 and knockc, real packets'
         knockc: (t) => (t.standalone ? ['closed', 'open', 'open', 'closed', 'open'] : ['closed', 'closed', 'open', 'closed', 'closed']),
       },
       { deployers: { [KNOCKD.name]: KNOCKD_OPEN_SERVER } },
+    );
+  }, 120_000);
+
+  test.concurrent('7: a knock dropped in prerouting by another table counts for knockd (it captures before any firewall), not for knockc (it counts in input)', async () => {
+    // Someone else's table drops tcp/1002 before anything else sees it (priority raw).
+    const DROP = ['table inet labdrop {', '  chain pre {', '    type filter hook prerouting priority raw; policy accept;', '    tcp dport 1002 drop', '  }', '}', ''].join('\n');
+    const dropFirst = (t: Target): Target => ({
+      ...t,
+      async deploy(server, config, opts) {
+        await t.deploy(server, config, opts);
+        await server.loadNft(DROP);
+      },
+    });
+    await contrast(
+      door('d', '1001,1002', 22),
+      {
+        packets: seq(0.3, C0, [1001, 1002]),
+        probes: [
+          { t: 0.1, src: C0, port: 22 },
+          { t: 2.5, src: C0, port: 22 },
+        ],
+      },
+      { knockd: ['closed', 'open'], knockc: ['closed', 'closed'] },
+      { deployers: Object.fromEntries(TARGETS.map((t) => [t.name, dropFirst(t)])) },
     );
   }, 120_000);
 });

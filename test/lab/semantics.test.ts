@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { describeLab } from './lab.js';
-import { KNOCKD, KNOCKC_TARGETS, mismatches, runOnLane, startLanePool, type LanePool } from './targets.js';
+import { forEachTarget, KNOCKD, KNOCKC_TARGETS, mismatches, PROTECTED_PORTS, runOnLane, startLanePool, type LanePool } from './targets.js';
 import { C0, C0V6, C1, door, tcp, udp } from './doors.js';
 import { describeRun, type ProbeResult, type Trace } from './trace.js';
 
@@ -267,5 +267,42 @@ describeLab('knockd semantics (sections 2-4) on knockd and every knockc target',
       },
       ['open', 'closed', 'open', 'closed', 'closed', 'closed', 'open'],
     );
+  }, 120_000);
+
+  test.concurrent('4: a connection made while the grant lasts outlives it (only NEW connections are refused afterwards)', async () => {
+    // An echo service on 2223 that the firewalls protect like 22; the door grants it for 2 s.
+    const PORT = 2223;
+    const ECHO = `socat -lf /dev/null TCP4-LISTEN:${PORT},fork,reuseaddr EXEC:cat >/dev/null 2>&1 &`;
+    // Connects, echoes a line, waits past the grant's end, echoes again on the SAME connection,
+    // then tries a new connection. perl-base only; prints "first=ok second=ok new=timeout".
+    const CLIENT = [
+      'use strict; use Socket;',
+      'my ($host, $port, $wait) = @ARGV;',
+      'sub conn { socket(my $s, PF_INET, SOCK_STREAM, 0) or die; local $SIG{ALRM} = sub { die "timeout\\n" };',
+      '  my $ok = eval { alarm 2; my $r = connect($s, pack_sockaddr_in($port, inet_aton($host))); alarm 0; $r };',
+      '  return $ok ? $s : undef }',
+      'sub echo { my ($s, $w) = @_; syswrite($s, "$w\\n"); my $got = ""; local $SIG{ALRM} = sub { die "timeout\\n" };',
+      '  eval { alarm 2; sysread($s, $got, 100); alarm 0 }; return $got =~ /^$w/ ? "ok" : "lost" }',
+      'my $s = conn() or do { print "first=refused\\n"; exit 0 };',
+      'my $first = echo($s, "one"); sleep $wait; my $second = echo($s, "two");',
+      'my $n = conn(); print "first=$first second=$second new=", ($n ? "open" : "timeout"), "\\n";',
+    ].join('\n');
+    await pool.withLane(async (lane, lab) => {
+      const client = lab.clients[0]!;
+      await client.writeFile('/tmp/outlive.pl', `${CLIENT}\n`);
+      const results = new Map<string, string>();
+      await forEachTarget(lane, async (t, server) => {
+        await t.deploy(server, door('d', '1001,1002', PORT, { cmdTimeout: 2, v4only: true }), { protectedPorts: [...PROTECTED_PORTS, PORT] });
+        await server.script(`[ -e /tmp/echo-${PORT} ] || { touch /tmp/echo-${PORT}; ${ECHO} }`);
+      });
+      await Promise.all(
+        [...lane.servers].map(async ([name, server]) => {
+          await client.knock([1001, 1002], { host: server.ip4 });
+          await new Promise((r) => setTimeout(r, 500)); // knockd runs its command a little later
+          results.set(name, (await client.run(['perl', '/tmp/outlive.pl', server.ip4, String(PORT), '4'])).trim());
+        }),
+      );
+      for (const [name, got] of results) expect(got, name).toBe('first=ok second=ok new=timeout');
+    });
   }, 120_000);
 });
