@@ -126,8 +126,6 @@ export class IrMachine {
         return this.has(m.set, p.src, p.time);
       case 'ct-new':
         return p.ctNew;
-      case 'not-ct-new':
-        return !p.ctNew;
       case 'syn-only':
         return p.proto === 'tcp' && p.flags.includes('syn') && !p.flags.some((f) => f === 'ack' || f === 'rst' || f === 'fin');
     }

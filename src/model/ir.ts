@@ -33,7 +33,6 @@ export type Match =
   | { readonly k: 'iif'; readonly name: string }
   | { readonly k: 'src-in'; readonly set: string }
   | { readonly k: 'ct-new' }
-  | { readonly k: 'not-ct-new' }
   | { readonly k: 'syn-only' };
 
 export type Stmt =

@@ -16,7 +16,7 @@
 // --remove of an absent source ends an iptables rule, and LOG/NFLOG need a rule of their own, a rule
 // with several statements becomes `<matches> -j SUB` (or `-g SUB` for return/goto verdicts, so that
 // falling off SUB leaves the calling chain as the IR verdict does) and SUB holds one rule per statement
-// followed by the verdict. A dispatch becomes `-p P --dport N -g CHAIN` rules, one per entry: walked in
+// followed by the verdict. A dispatch becomes `-p P --dport N -g CHAIN` rules (`-j` for a jump entry), one per entry: walked in
 // order when the dispatch is small, else behind a search tree over port ranges (see dispatchRules), so
 // that a packet walks O(log n) rules instead of n (iptables has no verdict maps).
 // Lists are named knockc_<role><4|6>_<the IR set's stable key> (see listNames); INPUT and FORWARD
@@ -97,7 +97,6 @@ export type Frag =
   | { readonly k: 'multiport'; readonly ranges: readonly PortRange[] }
   | { readonly k: 'dst-local'; readonly limitIface: boolean }
   | { readonly k: 'ct-new' }
-  | { readonly k: 'not-ct-new' }
   | { readonly k: 'recent-check'; readonly list: string; readonly seconds: number | null }
   | { readonly k: 'recent-absent'; readonly list: string; readonly seconds: number | null }
   | { readonly k: 'recent-set'; readonly list: string }
@@ -235,7 +234,7 @@ export function matchAlternatives(ms: readonly Match[], lists: ListMap): Frag[][
   const dports = new Set<number>();
   const portLists: Array<readonly PortRange[]> = [];
   const flags: Array<{ k: 'tcp-flags'; mask: readonly FlagName[]; set: readonly FlagName[] } | { k: 'syn-only' }> = [];
-  const cts = new Set<'ct-new' | 'not-ct-new'>();
+  let ctNew = false;
   let dstLocal = false;
   let limitIface = false;
   const checks: Frag[] = [];
@@ -276,12 +275,11 @@ export function matchAlternatives(ms: readonly Match[], lists: ListMap): Frag[][
         checks.push({ k: 'recent-check', ...listOf(lists, m.set) });
         break;
       case 'ct-new':
-      case 'not-ct-new':
-        cts.add(m.k);
+        ctNew = true;
         break;
     }
   }
-  if (protos.size > 1 || iifs.size > 1 || dports.size > 1 || cts.size > 1) return [];
+  if (protos.size > 1 || iifs.size > 1 || dports.size > 1) return [];
   if (daddrs.size > 1) throw new Error(`internal: a rule with two destination matches (${[...daddrs].join(', ')})`);
 
   const needsL4 = dports.size > 0 || portLists.length > 0;
@@ -302,7 +300,7 @@ export function matchAlternatives(ms: readonly Match[], lists: ListMap): Frag[][
       flags.forEach((fl, i) => f.push({ ...fl, explicit: i > 0 }));
       f.push(...ports);
       if (dstLocal) f.push({ k: 'dst-local', limitIface });
-      for (const c of cts) f.push({ k: c });
+      if (ctNew) f.push({ k: 'ct-new' });
       f.push(...checks);
       out.push(f);
     }

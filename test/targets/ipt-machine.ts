@@ -64,8 +64,6 @@ export class IptMachine {
         return p.dstLocal;
       case 'ct-new':
         return p.ctNew;
-      case 'not-ct-new':
-        return !p.ctNew;
       case 'recent-check':
         return this.live(f.list, p.src, p.time, f.seconds);
       case 'recent-absent':

@@ -124,7 +124,7 @@ describe('every IR rule shape', () => {
             ],
           },
           rule([{ k: 'proto', proto: 'udp' }], [], { k: 'jump', chain: D2 }),
-          rule([{ k: 'not-ct-new' }], [], { k: 'return' }),
+          rule([{ k: 'proto', proto: 'tcp' }, { k: 'dport', port: 80 }], [], { k: 'return' }),
           rule([{ k: 'src-in', set: G }, { k: 'ct-new' }], [], { k: 'accept' }),
           rule([], [{ k: 'log', prefix: 'end' }], null),
         ],
