@@ -101,8 +101,9 @@ interface GrantInfo {
   readonly lifetimes: Map<string, Lifetime>;
 }
 
-export function lower(config: KnockdConfig, opts: LowerOptions = DEFAULT_LOWER): Program {
-  const plans = planDoors(config, opts.plan ?? {});
+/** `given`: planDoors(config, opts.plan) when the caller has it already. */
+export function lower(config: KnockdConfig, opts: LowerOptions = DEFAULT_LOWER, given?: readonly DoorPlan[]): Program {
+  const plans = given ?? planDoors(config, opts.plan ?? {});
   const sets: SetDecl[] = [];
   const chains: Chain[] = [];
   const entries: Record<string, Partial<Record<Hook, string>>> = {};
@@ -224,16 +225,29 @@ function lowerKnocks(
   // TCP). Ports with the same conditions share one chain: fewer chains for the kernel to validate.
   const visChains = new Map<string, string>();
   const visOf = new Map<string, string>();
+  // A door's conditions per protocol, and their text, made once (a door lists several ports).
+  const conditions = new Map<string, { m: Match[]; key: string }>();
+  const conditionsOf = (p: DoorPlan, proto: Proto): { m: Match[]; key: string } => {
+    const id = `${p.door.index}/${proto}`;
+    let c = conditions.get(id);
+    if (!c) {
+      const m = [...dstMatch(p.door, f, opts)!, ...(proto === 'tcp' ? flagMatch(p.door) : [])];
+      c = { m, key: keyOf(m) };
+      conditions.set(id, c);
+    }
+    return c;
+  };
   for (const e of sortedPorts(listing.values())) {
     const seen = new Set<string>();
     const lines: Rule[] = [];
     for (const p of e.doors) {
-      const m = [...dstMatch(p.door, f, opts)!, ...(e.proto === 'tcp' ? flagMatch(p.door) : [])];
-      if (seen.has(keyOf(m))) continue;
-      seen.add(keyOf(m));
+      const { m, key } = conditionsOf(p, e.proto);
+      if (seen.has(key)) continue;
+      seen.add(key);
       lines.push(rule(m, [], { k: 'goto', chain: names.handle(f, e.proto) }));
     }
-    const sig = `${e.proto}|${keyOf(lines)}`;
+    // The chain's lines differ only in their conditions (same goto): those decide sharing.
+    const sig = `${e.proto}|${keyOf([...seen])}`;
     let name = visChains.get(sig);
     if (!name) {
       name = names.vis(f, e.proto, e.port);

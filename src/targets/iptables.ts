@@ -678,7 +678,7 @@ export function compileIptables(config: KnockdConfig, o: IptablesOptions, plans?
   };
   const doorPlans = plans ?? planDoors(config, lowerOpts.plan);
   checkTimeouts(doorPlans, o.family);
-  const program = lower(config, lowerOpts);
+  const program = lower(config, lowerOpts, doorPlans);
   const ruleset = toRuleset(program, o.family);
   const text = renderIptables(ruleset, {
     version: o.version,

@@ -119,7 +119,9 @@ export function compileNft(config: KnockdConfig, o: NftOptions, plans?: readonly
     notifyGroup: o.notifyGroup,
     plan: o.into ? { intoTable: { family: o.into.family, name: o.into.table } } : {},
   };
-  const program = lower(config, lowerOpts);
+  // --into plans in the context of the user's table: the caller's plans are for standalone.
+  const doorPlans = plans && !o.into ? plans : planDoors(config, lowerOpts.plan);
+  const program = lower(config, lowerOpts, doorPlans);
   const inlined = inlinedEntries(program);
   const hookView = (hook: Hook) =>
     families.flatMap((f) => {
@@ -131,7 +133,7 @@ export function compileNft(config: KnockdConfig, o: NftOptions, plans?: readonly
     });
   const inputEntries = hookView('input');
   const forwardEntries = hookView('forward');
-  const doors = doorSummaries(plans && !o.into ? plans : planDoors(config, lowerOpts.plan), 'ip');
+  const doors = doorSummaries(doorPlans, 'ip');
   const data = {
     version: o.version,
     source: o.source,
