@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { formatText } from '../diagnostics/format.js';
 import { lintParsed } from '../lint/lint.js';
-import { compileNft, NFT_DEFAULTS } from '../targets/nft.js';
+import { compileNft, NFT_DEFAULTS, NftError } from '../targets/nft.js';
 import { applyNft, ApplyRefused, locationText, type NftApplyReport } from '../apply/apply.js';
 import { formatDiff } from '../apply/diff.js';
 import { formatMappedErrors } from '../apply/errors.js';
@@ -173,16 +173,18 @@ export function registerApply(program: Command, run: Runner = localRunner): void
       const loaded = loadOrExit(file);
       const warnings = lintParsed(loaded, { interfaceOption: flags.interface ?? null, target: 'nft' }).filter((d) => ['KC401', 'KC402', 'KC404'].includes(d.code));
       if (warnings.length) process.stderr.write(formatText(warnings, process.stderr.isTTY === true));
-      const compiled = compileNft(loaded.config, {
-        ...NFT_DEFAULTS,
-        iface: flags.interface ?? null,
-        log: flags.log === true,
-        maxSources: size,
-        table: loc.table,
-        into: loc.mode === 'into' ? loc : null,
-        version: packageVersion(),
-        source: file,
-      });
+      const compiled = nftOrExit(() =>
+        compileNft(loaded.config, {
+          ...NFT_DEFAULTS,
+          iface: flags.interface ?? null,
+          log: flags.log === true,
+          maxSources: size,
+          table: loc.table,
+          into: loc.mode === 'into' ? loc : null,
+          version: packageVersion(),
+          source: file,
+        }),
+      );
       if (compiled.program.runtimeDoors.length) {
         process.stderr.write(
           `knockc: ${compiled.program.runtimeDoors.length} door(s) need \`knockc run\`: ${compiled.program.runtimeDoors.map((d) => `[${d.door}] (${d.reason})`).join(', ')}\n`,
@@ -214,6 +216,17 @@ export function registerApply(program: Command, run: Runner = localRunner): void
         if (flags.verbose) process.stderr.write(`knockc: read ${ms(r.ms.read)}, load ${ms(r.ms.load)}, total ${ms(r.ms.total)}\n`);
       });
     });
+}
+
+/** The nft compile, or exit 1 with the message when it cannot be deployed as asked. */
+function nftOrExit<T>(compile: () => T): T {
+  try {
+    return compile();
+  } catch (e) {
+    if (!(e instanceof NftError)) throw e;
+    process.stderr.write(`knockc: ${e.message}\nknockc: nothing was changed\n`);
+    throw new Exit(EXIT_FINDINGS);
+  }
 }
 
 /** Compiles both families for --target iptables (exit 1 with the message when iptables cannot express the config). */

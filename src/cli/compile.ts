@@ -6,7 +6,7 @@ import { formatText } from '../diagnostics/format.js';
 import { runRules } from '../lint/rules.js';
 import { planDoors } from '../model/plan.js';
 import { compileIptables, IPTABLES_DEFAULTS, IptablesError } from '../targets/iptables.js';
-import { compileNft, NFT_DEFAULTS, type NftOptions } from '../targets/nft.js';
+import { compileNft, NFT_DEFAULTS, NftError, type NftOptions } from '../targets/nft.js';
 import { Exit, EXIT_FINDINGS, EXIT_USAGE, loadOrExit, packageVersion } from './common.js';
 
 export interface CompileFlags {
@@ -110,18 +110,24 @@ export function registerCompile(program: Command): void {
         const into = parseInto(flags.into, flags.chain, flags.forwardChain);
         const size = flags.maxSources === undefined ? null : maxSources(flags.maxSources);
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(flags.table)) usage(`--table "${flags.table}" is not a table name`);
-        const r = compileNft(loaded.config, {
-          ...NFT_DEFAULTS,
-          iface: flags.interface ?? null,
-          log: flags.log === true,
-          maxSources: size,
-          table: flags.table,
-          into,
-          version: packageVersion(),
-          source: file,
-        }, plans);
-        text = r.text;
-        runtimeDoors = r.program.runtimeDoors;
+        try {
+          const r = compileNft(loaded.config, {
+            ...NFT_DEFAULTS,
+            iface: flags.interface ?? null,
+            log: flags.log === true,
+            maxSources: size,
+            table: flags.table,
+            into,
+            version: packageVersion(),
+            source: file,
+          }, plans);
+          text = r.text;
+          runtimeDoors = r.program.runtimeDoors;
+        } catch (e) {
+          if (!(e instanceof NftError)) throw e;
+          process.stderr.write(`knockc: ${e.message}\n`);
+          throw new Exit(EXIT_FINDINGS);
+        }
       }
       if (runtimeDoors.length) {
         process.stderr.write(`knockc: ${runtimeDoors.length} door(s) need \`knockc run\`: ${runtimeDoors.map((d) => `[${d.door}] (${d.reason})`).join(', ')}\n`);

@@ -108,6 +108,18 @@ export function inlinedEntries(program: Program): Set<string> {
   return out;
 }
 
+/** A config that the nft target cannot deploy as asked (the message says what to change). */
+export class NftError extends Error {}
+
+/** Knocks to a Target may be forwarded; grants on FORWARD are. */
+function needsForward(p: DoorPlan): boolean {
+  if (p.door.target.value !== null) return true;
+  return FAMILIES.some((f) => {
+    const plan = p.families[f];
+    return plan.kind === 'kernel' && [...plan.opens, ...plan.revokes].some((g) => g.target.kind === 'filter' && g.target.match.hook === 'forward');
+  });
+}
+
 /** `plans`: planDoors(config) when the caller has it already (used without --into only: --into plans differently). */
 export function compileNft(config: KnockdConfig, o: NftOptions, plans?: readonly DoorPlan[]): { text: string; program: Program } {
   const families: Family[] = o.into ? (o.into.family === 'inet' ? [...FAMILIES] : [o.into.family]) : [...FAMILIES];
@@ -133,6 +145,14 @@ export function compileNft(config: KnockdConfig, o: NftOptions, plans?: readonly
     });
   const inputEntries = hookView('input');
   const forwardEntries = hookView('forward');
+  if (o.into && !o.into.forwardChain && forwardEntries.length > 0) {
+    // Nothing of the user's would jump to knockc_forward: those knocks and grants would do nothing.
+    const p = doorPlans.find(needsForward)!;
+    const r = p.door.target.value !== null ? (p.door.target.from?.range ?? p.door.header.range) : p.door.header.range;
+    throw new NftError(
+      `${r.start.file}:${r.start.line}:${r.start.col}: [${p.door.name}] needs the FORWARD path (a Target address routed through this host, or a grant on FORWARD): with --into, name your forward chain with --forward-chain CHAIN`,
+    );
+  }
   const doors = doorSummaries(doorPlans, 'ip');
   const data = {
     version: o.version,

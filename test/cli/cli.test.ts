@@ -345,6 +345,17 @@ describe('no stack trace, whatever the input', () => {
     it(`knockc ${cmd.join(' ')} on every seed and lint fixture: exit 0/1/2, no "    at "`, () => sweep(cmd, configInputs()), 180_000);
   }
 
+  it('compile --into: a door that needs the FORWARD path without --forward-chain is an error at its Target line, exit 1', () => {
+    const conf = '[fwd]\nsequence = 7000,8000\ntarget = 198.51.100.9\nstart_command = iptables -A FORWARD -s %IP% -d 198.51.100.9 -p tcp --dport 22 -j ACCEPT\n';
+    const r = knockc(['compile', '--into', 'inet filter', '-'], { input: conf });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^knockc: <stdin>:3:10: \[fwd\] needs the FORWARD path .* --forward-chain CHAIN\n$/);
+    expect(r.stdout).toBe('');
+    const ok = knockc(['compile', '--into', 'inet filter', '--forward-chain', 'forward', '-'], { input: conf });
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toContain('insert rule inet filter forward jump knockc_forward comment "knockc"');
+  });
+
   it('explain exits 2 for unreadable input and 1 for a config knockd rejects', () => {
     expect(knockc(['explain', 'no/such.conf']).status).toBe(2);
     expect(knockc(['explain', 'fixtures']).status).toBe(2);
