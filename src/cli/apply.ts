@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { formatText } from '../diagnostics/format.js';
 import { lintParsed } from '../lint/lint.js';
-import { compileNft, NFT_DEFAULTS, NftError } from '../targets/nft.js';
+import { compileNft, NFT_DEFAULTS } from '../targets/nft.js';
 import { applyNft, ApplyRefused, locationText, type NftApplyReport } from '../apply/apply.js';
 import { formatDiff } from '../apply/diff.js';
 import { formatMappedErrors } from '../apply/errors.js';
@@ -13,12 +13,14 @@ import { listDeployments } from '../host/nft.js';
 import { failed, formatChecks, preflightNft } from '../host/preflight.js';
 import { setMeaning } from '../status/labels.js';
 import { HostError, localRunner, type Runner } from '../host/runner.js';
-import { compileIptables, IPTABLES_DEFAULTS, IptablesError } from '../targets/iptables.js';
+import { compileIptables, IPTABLES_DEFAULTS } from '../targets/iptables.js';
 import { applyIptables, FAMILIES, otherBackendHasKnockc, toolOf, type IptCompiled } from '../apply/iptables-host.js';
 import { preflightIptables, type Backend } from '../host/iptables.js';
 import { checkPrivileges, versionAtLeast } from '../host/preflight.js';
 import type { Family } from '../model/grant.js';
-import { Exit, EXIT_FINDINGS, EXIT_USAGE, loadOrExit, packageVersion, type LoadedConfig } from './common.js';
+import { compiledOrExit, Exit, EXIT_FINDINGS, EXIT_USAGE, loadOrExit, packageVersion, type LoadedConfig } from './common.js';
+
+const NOTHING_CHANGED = 'knockc: nothing was changed\n';
 import { maxSources, parseInto } from './compile.js';
 
 /** The host is not ready (permissions, tools, kernel): nothing was changed. */
@@ -173,7 +175,7 @@ export function registerApply(program: Command, run: Runner = localRunner): void
       const loaded = loadOrExit(file);
       const warnings = lintParsed(loaded, { interfaceOption: flags.interface ?? null, target: 'nft' }).filter((d) => ['KC401', 'KC402', 'KC404'].includes(d.code));
       if (warnings.length) process.stderr.write(formatText(warnings, process.stderr.isTTY === true));
-      const compiled = nftOrExit(() =>
+      const compiled = compiledOrExit(() =>
         compileNft(loaded.config, {
           ...NFT_DEFAULTS,
           iface: flags.interface ?? null,
@@ -184,6 +186,7 @@ export function registerApply(program: Command, run: Runner = localRunner): void
           version: packageVersion(),
           source: file,
         }),
+        NOTHING_CHANGED,
       );
       if (compiled.program.runtimeDoors.length) {
         process.stderr.write(
@@ -218,29 +221,15 @@ export function registerApply(program: Command, run: Runner = localRunner): void
     });
 }
 
-/** The nft compile, or exit 1 with the message when it cannot be deployed as asked. */
-function nftOrExit<T>(compile: () => T): T {
-  try {
-    return compile();
-  } catch (e) {
-    if (!(e instanceof NftError)) throw e;
-    process.stderr.write(`knockc: ${e.message}\nknockc: nothing was changed\n`);
-    throw new Exit(EXIT_FINDINGS);
-  }
-}
-
 /** Compiles both families for --target iptables (exit 1 with the message when iptables cannot express the config). */
 function compileBoth(config: LoadedConfig['config'], flags: ApplyFlags, file: string): Record<Family, IptCompiled> {
   const out = {} as Record<Family, IptCompiled>;
   for (const family of FAMILIES) {
-    try {
-      const c = compileIptables(config, { ...IPTABLES_DEFAULTS, family, iface: flags.interface ?? null, log: flags.log === true, guard: flags.guard === true, version: packageVersion(), source: file });
-      out[family] = { text: c.text, hooks: c.ruleset.hooks };
-    } catch (e) {
-      if (!(e instanceof IptablesError)) throw e;
-      process.stderr.write(`knockc: ${e.message}\nknockc: nothing was changed\n`);
-      throw new Exit(EXIT_FINDINGS);
-    }
+    const c = compiledOrExit(
+      () => compileIptables(config, { ...IPTABLES_DEFAULTS, family, iface: flags.interface ?? null, log: flags.log === true, guard: flags.guard === true, version: packageVersion(), source: file }),
+      NOTHING_CHANGED,
+    );
+    out[family] = { text: c.text, hooks: c.ruleset.hooks };
   }
   return out;
 }

@@ -6,6 +6,7 @@ import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { formatText } from '../diagnostics/format.js';
 import type { BuildResult } from '../frontend/build.js';
 import { loadConfigFile } from '../frontend/load.js';
+import { TargetError } from '../targets/target-error.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FINDINGS = 1;
@@ -54,4 +55,18 @@ export function loadOrExit(path: string): LoadedConfig {
     throw new Exit(isInputFailure(r.diagnostics) ? EXIT_USAGE : EXIT_FINDINGS);
   }
   return r as LoadedConfig;
+}
+
+/**
+ * A target's compile, or exit 1 with its message when the config cannot be expressed or deployed
+ * as asked (TargetError); `after` is printed next (e.g. that nothing was changed).
+ */
+export function compiledOrExit<T>(compile: () => T, after = ''): T {
+  try {
+    return compile();
+  } catch (e) {
+    if (!(e instanceof TargetError)) throw e;
+    process.stderr.write(`knockc: ${e.message}\n${after}`);
+    throw new Exit(EXIT_FINDINGS);
+  }
 }

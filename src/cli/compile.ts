@@ -5,9 +5,9 @@ import { compareDiagnostics } from '../diagnostics/diagnostic.js';
 import { formatText } from '../diagnostics/format.js';
 import { runRules } from '../lint/rules.js';
 import { planDoors } from '../model/plan.js';
-import { compileIptables, IPTABLES_DEFAULTS, IptablesError } from '../targets/iptables.js';
-import { compileNft, NFT_DEFAULTS, NftError, type NftOptions } from '../targets/nft.js';
-import { Exit, EXIT_FINDINGS, EXIT_USAGE, loadOrExit, packageVersion } from './common.js';
+import { compileIptables, IPTABLES_DEFAULTS } from '../targets/iptables.js';
+import { compileNft, NFT_DEFAULTS, type NftOptions } from '../targets/nft.js';
+import { compiledOrExit, Exit, EXIT_USAGE, loadOrExit, packageVersion } from './common.js';
 
 export interface CompileFlags {
   target: 'nft' | 'iptables';
@@ -80,17 +80,15 @@ export function registerCompile(program: Command): void {
       const loaded = loadOrExit(file);
       const shown = flags.target === 'iptables' ? ['KC401', 'KC402', 'KC404', 'KC406'] : ['KC401', 'KC402', 'KC404'];
       // lintParsed's findings, with door plans made once for the lint rules and the generator
-      // (planning is a tenth of a big compile; lower() plans once more on its own).
+      // (planning is a tenth of a big compile).
       const plans = planDoors(loaded.config);
       const findings = [...loaded.diagnostics];
       for (const d of runRules({ config: loaded.config, plans, interfaceOption: flags.interface ?? null, target: flags.target })) findings.push(d);
       const warnings = findings.sort(compareDiagnostics).filter((d) => shown.includes(d.code));
       if (warnings.length) process.stderr.write(formatText(warnings, process.stderr.isTTY === true));
-      let text: string;
-      let runtimeDoors: ReadonlyArray<{ door: string; reason: string }>;
-      if (flags.target === 'iptables') {
-        try {
-          const r = compileIptables(loaded.config, {
+      const { text, program } = compiledOrExit(() => {
+        if (flags.target === 'iptables') {
+          return compileIptables(loaded.config, {
             ...IPTABLES_DEFAULTS,
             family: flags.family === '6' ? 'ip6' : 'ip',
             guard: flags.guard === true,
@@ -99,36 +97,22 @@ export function registerCompile(program: Command): void {
             version: packageVersion(),
             source: file,
           }, plans);
-          text = r.text;
-          runtimeDoors = r.program.runtimeDoors;
-        } catch (e) {
-          if (!(e instanceof IptablesError)) throw e;
-          process.stderr.write(`knockc: ${e.message}\n`);
-          throw new Exit(EXIT_FINDINGS);
         }
-      } else {
         const into = parseInto(flags.into, flags.chain, flags.forwardChain);
         const size = flags.maxSources === undefined ? null : maxSources(flags.maxSources);
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(flags.table)) usage(`--table "${flags.table}" is not a table name`);
-        try {
-          const r = compileNft(loaded.config, {
-            ...NFT_DEFAULTS,
-            iface: flags.interface ?? null,
-            log: flags.log === true,
-            maxSources: size,
-            table: flags.table,
-            into,
-            version: packageVersion(),
-            source: file,
-          }, plans);
-          text = r.text;
-          runtimeDoors = r.program.runtimeDoors;
-        } catch (e) {
-          if (!(e instanceof NftError)) throw e;
-          process.stderr.write(`knockc: ${e.message}\n`);
-          throw new Exit(EXIT_FINDINGS);
-        }
-      }
+        return compileNft(loaded.config, {
+          ...NFT_DEFAULTS,
+          iface: flags.interface ?? null,
+          log: flags.log === true,
+          maxSources: size,
+          table: flags.table,
+          into,
+          version: packageVersion(),
+          source: file,
+        }, plans);
+      });
+      const runtimeDoors = program.runtimeDoors;
       if (runtimeDoors.length) {
         process.stderr.write(`knockc: ${runtimeDoors.length} door(s) need \`knockc run\`: ${runtimeDoors.map((d) => `[${d.door}] (${d.reason})`).join(', ')}\n`);
       }

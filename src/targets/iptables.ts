@@ -23,6 +23,7 @@
 // reach the program through knockc_input / knockc_forward, which the user hooks once (see the
 // template's header: iptables-restore cannot insert a rule only when it is missing).
 import { NOTIFY_GROUP } from '../model/notify.js';
+import { TargetError } from './target-error.js';
 import type { Door, FlagName, KnockdConfig, Proto } from '../frontend/config.js';
 import type { Range } from '../frontend/source.js';
 import { cutBytes } from '../text.js';
@@ -54,7 +55,7 @@ export const IPTABLES_DEFAULTS: Omit<IptablesOptions, 'version' | 'source'> = {
 };
 
 /** A config knockc cannot express with iptables (reported to the user, not a bug). */
-export class IptablesError extends Error {}
+export class IptablesError extends TargetError {}
 
 /** iptables chain names: XT_EXTENSION_MAXNAMELEN - 1. */
 export const CHAIN_NAME_MAX = 28;

@@ -8,6 +8,7 @@ import { lower, type LowerOptions } from '../model/lower.js';
 import { FAMILIES, planDoors, type DoorPlan } from '../model/plan.js';
 import { cutBytes } from '../text.js';
 import { doorSummaries } from './header.js';
+import { TargetError } from './target-error.js';
 import { loadTemplate } from './templates.js';
 
 export interface NftOptions {
@@ -109,7 +110,7 @@ export function inlinedEntries(program: Program): Set<string> {
 }
 
 /** A config that the nft target cannot deploy as asked (the message says what to change). */
-export class NftError extends Error {}
+export class NftError extends TargetError {}
 
 /** Knocks to a Target may be forwarded; grants on FORWARD are. */
 function needsForward(p: DoorPlan): boolean {
