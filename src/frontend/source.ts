@@ -55,6 +55,10 @@ export function splitKnockdLines(file: string, bytes: Uint8Array): SourceText {
   let knockdLine = 0;
   let pos = 0;
   const decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
+  // ASCII (nearly every config): a chunk's text is a slice of the whole file's, one decode in
+  // all instead of one per line; byte and character offsets are the same.
+  const ascii = isAscii(bytes) ? decoder.decode(bytes) : null;
+  const decode = (from: number, to: number): string => (ascii !== null ? ascii.slice(from, to) : decoder.decode(bytes.subarray(from, to)));
   while (pos < bytes.length) {
     let end = pos;
     const limit = Math.min(bytes.length, pos + KNOCKD_LINE_BYTES);
@@ -64,12 +68,12 @@ export function splitKnockdLines(file: string, bytes: Uint8Array): SourceText {
     const endsWithNewline = end - pos < KNOCKD_LINE_BYTES && end < bytes.length && bytes[end] === 0x0a;
     const chunk = bytes.subarray(pos, end);
     const nul = chunk.indexOf(0);
-    for (const b of chunk) {
+    for (let k = pos; k < end; k++) {
+      const b = bytes[k]!;
       if (b < 0x20 && b !== 0x09 && b !== 0x0d && b !== 0x0c && b !== 0x0b) control++;
     }
     if (endsWithNewline && end > pos && bytes[end - 1] === 0x0d) hasCrlf = true;
-    const visible = nul >= 0 ? chunk.subarray(0, nul) : chunk;
-    const text = decoder.decode(visible);
+    const text = decode(pos, nul >= 0 ? pos + nul : end);
     knockdLine++;
     lines.push({
       knockdLine,
@@ -87,11 +91,16 @@ export function splitKnockdLines(file: string, bytes: Uint8Array): SourceText {
       physCol = 1;
       pos = end + 1;
     } else {
-      physCol += decoder.decode(chunk).length;
+      physCol += decode(pos, end).length;
       pos = end;
     }
   }
   return { file, lines, hasBom, hasCrlf, binaryScore: bytes.length === 0 ? 0 : control / bytes.length };
+}
+
+function isAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! >= 0x80) return false;
+  return true;
 }
 
 export function pos(file: string, line: number, col: number): Position {

@@ -191,7 +191,41 @@ function operatorAt(line: string, i: number): { token: string; reason: string } 
   return { token: redirect ? (redirect[0] as string) : rest.slice(0, 1), reason: 'redirections are not supported' };
 }
 
+/**
+ * Printable ASCII that is an ordinary character everywhere in a word: not a blank, quote,
+ * backslash, operator, expansion, glob, tilde, comment or redirection digit's neighbour.
+ */
+const PLAIN = (() => {
+  const t = new Uint8Array(128);
+  for (let c = 0x21; c < 0x7f; c++) t[c] = 1;
+  for (const ch of `'"\\$\`*?[~#;&|<>()`) t[ch.charCodeAt(0)] = 0;
+  return t;
+})();
+
+/**
+ * A word of only PLAIN characters (nearly every word of a command line), followed by a blank,
+ * a newline or the end: its text is the line's slice, with no per-character work.
+ * Null when readWordSlow must decide (quotes, expansions, operators right after the word...).
+ */
+function plainWord(line: string, start: number): Word | null {
+  const n = line.length;
+  let i = start;
+  while (i < n) {
+    const c = line.charCodeAt(i);
+    if (c < 128 && PLAIN[c] === 1) i++;
+    else if (c === 0x20 || c === 0x09 || c === 0x0a) break;
+    else return null;
+  }
+  const map = new Array<number>(i - start);
+  for (let k = 0; k < map.length; k++) map[k] = start + k;
+  return { text: line.slice(start, i), map, start, end: i };
+}
+
 function readWord(line: string, start: number): Word {
+  return plainWord(line, start) ?? readWordSlow(line, start);
+}
+
+function readWordSlow(line: string, start: number): Word {
   const n = line.length;
   let text = '';
   const map: number[] = [];
