@@ -19,9 +19,9 @@ import { preflightIptables, type Backend } from '../host/iptables.js';
 import { checkPrivileges, versionAtLeast } from '../host/preflight.js';
 import type { Family } from '../model/grant.js';
 import { compiledOrExit, Exit, EXIT_FINDINGS, EXIT_USAGE, loadOrExit, packageVersion, type LoadedConfig } from './common.js';
+import { maxSources, parseInto } from './compile.js';
 
 const NOTHING_CHANGED = 'knockc: nothing was changed\n';
-import { maxSources, parseInto } from './compile.js';
 
 /** The host is not ready (permissions, tools, kernel): nothing was changed. */
 export const EXIT_HOST = 3;
@@ -83,7 +83,7 @@ export async function hostStep<T>(f: () => Promise<T>): Promise<T> {
     return await f();
   } catch (e) {
     if (e instanceof ApplyRefused) {
-      process.stderr.write(`knockc: ${e.message}\nknockc: nothing was changed\n`);
+      process.stderr.write(`knockc: ${e.message}\n${NOTHING_CHANGED}`);
       throw new Exit(EXIT_FINDINGS);
     }
     if (e instanceof HostError) {

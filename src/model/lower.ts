@@ -329,7 +329,12 @@ function lowerKnocks(
   return { ports, forward };
 }
 
-function grantMatches(m: GrantMatch, forDrop: boolean): Match[] {
+/**
+ * The matches of a grant's rule: its fields, for an accept also the grant's own --syn / NEW, and
+ * with the standalone guard "a new connection" (the guard looks at nothing else: established and
+ * related traffic is never touched), written once when the grant says it already.
+ */
+function grantMatches(m: GrantMatch, forDrop: boolean, guard: boolean): Match[] {
   const out: Match[] = [];
   if (m.iif) out.push({ k: 'iif', name: m.iif });
   if (m.daddr) out.push({ k: 'daddr', addr: m.daddr });
@@ -338,6 +343,7 @@ function grantMatches(m: GrantMatch, forDrop: boolean): Match[] {
     if (m.synOnly) out.push({ k: 'syn-only' });
     if (m.newOnly) out.push({ k: 'ct-new' });
   }
+  if (guard) for (const n of newConnection(m)) if (!out.some((o) => o.k === n.k)) out.push(n);
   return out;
 }
 
@@ -350,17 +356,6 @@ function grantMatches(m: GrantMatch, forDrop: boolean): Match[] {
  */
 function newConnection(m: GrantMatch): Match[] {
   return m.proto === 'tcp' ? [{ k: 'syn-only' }] : [{ k: 'ct-new' }];
-}
-
-/** The same match twice (a grant's own --syn and the guard's) is written once. */
-function dedupe(ms: Match[]): Match[] {
-  const seen = new Set<string>();
-  return ms.filter((m) => {
-    if (m.k !== 'syn-only' && m.k !== 'ct-new') return true;
-    if (seen.has(m.k)) return false;
-    seen.add(m.k);
-    return true;
-  });
 }
 
 function dispatchPorts(m: GrantMatch): number[] | null {
@@ -392,19 +387,16 @@ function lowerGrants(f: Family, grants: Map<string, GrantInfo>, opts: LowerOptio
   for (const hook of ['input', 'forward'] as const) {
     const mine = [...grants.values()].filter((g) => g.ref.target.kind === 'filter' && g.ref.target.match.hook === hook && g.lifetimes.size > 0);
     if (mine.length === 0) continue;
-    // The guard looks at new connections only: established and related traffic is never
-    // touched, and a grant's own accept rules need not see it either.
-    const onlyNew = (m: GrantMatch): Match[] => (guard ? newConnection(m) : []);
     const accepts = (g: GrantInfo, extra: Match[]): Rule[] => {
       const m = g.ref.target.kind === 'filter' ? g.ref.target.match : null;
       return [...g.lifetimes.values()].map((l) =>
-        rule(dedupe([...extra, ...grantMatches(m!, false), ...onlyNew(m!), { k: 'src-in', set: names.grantSet(f, g.n, l) }]), [], { k: 'accept' }, `grant ${g.n}`),
+        rule([...extra, ...grantMatches(m!, false, guard), { k: 'src-in', set: names.grantSet(f, g.n, l) }], [], { k: 'accept' }, `grant ${g.n}`),
       );
     };
     // Standalone guard: a new connection that only the grant would let in is dropped here.
     const drop = (g: GrantInfo, extra: Match[]): Rule => {
       const m = g.ref.target.kind === 'filter' ? g.ref.target.match : null;
-      return rule([...extra, ...grantMatches(m!, true), ...onlyNew(m!)], [], { k: 'drop' }, `guard for grant ${g.n}`);
+      return rule([...extra, ...grantMatches(m!, true, guard)], [], { k: 'drop' }, `guard for grant ${g.n}`);
     };
     const perPort = new Map<string, { proto: Proto; port: number; gs: GrantInfo[] }>();
     const linear: GrantInfo[] = [];

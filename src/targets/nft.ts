@@ -3,7 +3,7 @@
 import { NOTIFY_GROUP } from '../model/notify.js';
 import type { KnockdConfig } from '../frontend/config.js';
 import type { Family, Hook } from '../model/grant.js';
-import type { Chain, Line, Match, Program, SetDecl, Stmt } from '../model/ir.js';
+import type { Chain, Dispatch, Line, Match, Program, SetDecl, Stmt } from '../model/ir.js';
 import { lower, type LowerOptions } from '../model/lower.js';
 import { FAMILIES, planDoors, type DoorPlan } from '../model/plan.js';
 import { cutBytes } from '../text.js';
@@ -94,17 +94,16 @@ function setView(s: SetDecl, maxSources: number | null): unknown {
 }
 
 /**
- * Entry chains that are only their dispatch: nft writes that dispatch into the hook's chain itself
- * (input / knockc_input ...), one jump less for every packet (measured: bench/throughput.ts), so no
- * chain of that name is loaded.
+ * Entry chains that are only their dispatch, with it: nft writes that dispatch into the hook's
+ * chain itself (input / knockc_input ...), one jump less for every packet (measured:
+ * bench/throughput.ts), so no chain of that name is loaded.
  */
-export function inlinedEntries(program: Program): Set<string> {
-  const out = new Set<string>();
-  for (const hooks of Object.values(program.entries)) {
-    for (const name of Object.values(hooks ?? {})) {
-      const c = program.chains.find((x) => x.name === name);
-      if (c && c.lines.length === 1 && c.lines[0]!.kind === 'dispatch') out.add(name);
-    }
+export function inlinedEntries(program: Program): Map<string, Dispatch> {
+  const out = new Map<string, Dispatch>();
+  const names = new Set(Object.values(program.entries).flatMap((hooks) => Object.values(hooks ?? {})));
+  for (const c of program.chains) {
+    const only = c.lines.length === 1 ? c.lines[0]! : null;
+    if (names.has(c.name) && only?.kind === 'dispatch') out.set(c.name, only);
   }
   return out;
 }
@@ -140,8 +139,7 @@ export function compileNft(config: KnockdConfig, o: NftOptions, plans?: readonly
     families.flatMap((f) => {
       const chain = program.entries[f]?.[hook];
       if (!chain) return [];
-      const c = program.chains.find((x) => x.name === chain)!;
-      const only = inlined.has(chain) ? c.lines[0]! : null;
+      const only = inlined.get(chain);
       return [{ nfproto: NFPROTO[f], inet: !o.into || o.into.family === 'inet', chain, dispatch: only ? lineView(only, f) : null }];
     });
   const inputEntries = hookView('input');
