@@ -5,18 +5,17 @@
 // skipped otherwise (failed under CI=true). Packet-level behaviour is proven
 // in the Docker lab (test/lab/apply.test.ts).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, ensureBuilt } from '../cli/built.js';
 import { fixture, FIX } from './helpers.js';
+import { netnsReady, toolPath } from '../netns-env.js';
 
-const CI = process.env.CI === 'true';
-const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p));
-const NFT = ['/usr/sbin/nft', '/sbin/nft'].find((p) => existsSync(p));
-const ready = process.getuid?.() === 0 && IP !== undefined && NFT !== undefined;
-if (!ready && CI) throw new Error('CLI netns tests need root, ip and nft under CI');
+const ready = netnsReady('CLI netns tests', ['ip', 'nft']);
+const IP = toolPath('ip');
+const NFT = toolPath('nft');
 
 const NS = `knockc-cli-${process.pid}`;
 const CONF = join(FIX, 'two-doors.conf');

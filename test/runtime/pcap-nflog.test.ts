@@ -2,12 +2,11 @@
 // into arbitrary chunks) and on what the real tcpdump writes for a packet a
 // real nft rule logged (scratch network namespace; needs root, tcpdump, nft).
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipText } from '../../src/runtime/addr-text.js';
-import { startNflogSource } from '../../src/runtime/nflog-source.js';
 import { NflogPcapReader, PcapFormatError, type NflogEvent } from '../../src/runtime/pcap-nflog.js';
+import { netnsReady, toolPath } from '../netns-env.js';
 
 function tlv(type: number, value: Buffer, le: boolean): Buffer {
   const len = 4 + value.length;
@@ -118,11 +117,8 @@ describe('addresses as knockd prints them (inet_ntop)', () => {
   it('IPv4 is dotted quad', () => expect(ipText(new Uint8Array([198, 51, 100, 255]))).toBe('198.51.100.255'));
 });
 
-const CI = process.env.CI === 'true';
-const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p));
-const have = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const ready = process.getuid?.() === 0 && IP !== undefined && have('nft') && have('tcpdump') && have('setpriv');
-if (!ready && CI) throw new Error('the NFLOG source test needs root, ip, nft, tcpdump and setpriv under CI');
+const ready = netnsReady('the NFLOG source tests', ['ip', 'nft', 'tcpdump', 'setpriv']);
+const IP = toolPath('ip');
 const NS = `knockc-nflog-${process.pid}`;
 
 describe.skipIf(!ready)('NFLOG source: real kernel, real tcpdump (scratch network namespace)', () => {

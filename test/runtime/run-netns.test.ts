@@ -9,12 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, ensureBuilt } from '../cli/built.js';
+import { netnsReady, toolPath } from '../netns-env.js';
 
-const CI = process.env.CI === 'true';
-const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p));
-const have = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const ready = process.getuid?.() === 0 && IP !== undefined && have('nft') && have('tcpdump') && have('setpriv') && have('bash');
-if (!ready && CI) throw new Error('knockc run netns tests need root, ip, nft, tcpdump, setpriv and bash under CI');
+const ready = netnsReady('knockc run netns tests', ['ip', 'nft', 'tcpdump', 'setpriv', 'bash']);
+const IP = toolPath('ip');
 
 const NS = `knockc-run-${process.pid}`;
 const tmp = mkdtempSync(join(tmpdir(), 'knockc-run-'));

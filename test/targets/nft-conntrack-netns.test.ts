@@ -3,18 +3,17 @@
 // that grants only TCP ports leaves conntrack as it was; a UDP grant needs `ct state new`.
 // Real kernel, scratch network namespace; needs root, ip and nft (failed under CI=true).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/frontend/load.js';
 import { compileNft, NFT_DEFAULTS } from '../../src/targets/nft.js';
+import { netnsReady, toolPath } from '../netns-env.js';
 
-const CI = process.env.CI === 'true';
-const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p));
-const NFT = ['/usr/sbin/nft', '/sbin/nft'].find((p) => existsSync(p));
-const ready = process.getuid?.() === 0 && IP !== undefined && NFT !== undefined;
-if (!ready && CI) throw new Error('conntrack netns tests need root, ip and nft under CI');
+const ready = netnsReady('conntrack netns tests', ['ip', 'nft', 'bash']);
+const IP = toolPath('ip');
+const NFT = toolPath('nft');
 
 const NS = `knockc-ct-${process.pid}`;
 const tmp = mkdtempSync(join(tmpdir(), 'knockc-ct-'));
