@@ -65,19 +65,29 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-export function knockc(args: readonly string[], opts: { input?: string | Uint8Array; uid?: number; gid?: number; cwd?: string } = {}): CliRun {
-  const r: SpawnSyncReturns<string> = spawnSync(process.execPath, [CLI, ...args], {
+export function knockc(args: readonly string[], opts: { input?: string | Uint8Array; dropCaps?: readonly string[]; cwd?: string } = {}): CliRun {
+  const argv = [...withoutCaps(opts.dropCaps ?? []), process.execPath, CLI, ...args];
+  const r: SpawnSyncReturns<string> = spawnSync(argv[0]!, argv.slice(1), {
     cwd: opts.cwd ?? ROOT,
     encoding: 'utf8',
     input: opts.input ?? '',
     maxBuffer: 64 << 20,
     timeout: 60_000,
     env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
-    ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
-    ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
   });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * The prefix that runs a command as root without these capabilities (setpriv), e.g. without
+ * dac_override: root then meets file permissions like any user, yet still reaches the checkout
+ * wherever it lies (another user, such as nobody, may not: a CI checkout in a mode-700 directory).
+ */
+export function withoutCaps(caps: readonly string[]): string[] {
+  if (caps.length === 0) return [];
+  const list = caps.map((c) => `-${c}`).join(',');
+  return ['setpriv', `--inh-caps=${list}`, `--bounding-set=${list}`];
 }
 
 /** The same, without blocking the test worker: for long series of runs. */
