@@ -32,7 +32,7 @@ import type { Family, PortRange } from '../model/grant.js';
 import type { Chain, Dispatch, Match, Program, Rule, SetDecl, Stmt, Verdict } from '../model/ir.js';
 import { lower, type LowerOptions } from '../model/lower.js';
 import { planDoors, type DoorPlan } from '../model/plan.js';
-import { loadTemplate } from './templates.js';
+import { loadTemplate, tidy } from './templates.js';
 
 export interface IptablesOptions {
   /** ip: iptables-restore input; ip6: ip6tables-restore input. */
@@ -171,10 +171,10 @@ function checkChainName(name: string): string {
 /** IR set name -> the xt_recent list standing for it. */
 export type ListMap = ReadonlyMap<string, { readonly list: string; readonly seconds: number | null }>;
 
-function listOf(lists: ListMap, name: string): { list: string; seconds: number | null } {
+function listOf(lists: ListMap, name: string): { readonly list: string; readonly seconds: number | null } {
   const l = lists.get(name);
   if (!l) throw new Error(`internal: no set ${name}`);
-  return { list: l.list, seconds: l.seconds };
+  return l;
 }
 
 /**
@@ -272,9 +272,11 @@ export function matchAlternatives(ms: readonly Match[], lists: ListMap): Frag[][
       case 'iif':
         iifs.add(m.name);
         break;
-      case 'src-in':
-        checks.push({ k: 'recent-check', ...listOf(lists, m.set) });
+      case 'src-in': {
+        const l = listOf(lists, m.set);
+        checks.push({ k: 'recent-check', list: l.list, seconds: l.seconds });
         break;
+      }
       case 'ct-new':
         ctNew = true;
         break;
@@ -298,7 +300,7 @@ export function matchAlternatives(ms: readonly Match[], lists: ListMap): Frag[][
       if (proto) f.push({ k: 'proto', proto });
       for (const p of dports) f.push({ k: 'dport', lo: p, hi: p });
       if (single) f.push({ k: 'dport', lo: single.lo, hi: single.hi });
-      flags.forEach((fl, i) => f.push({ ...fl, explicit: i > 0 }));
+      flags.forEach((fl, i) => f.push(fl.k === 'syn-only' ? { k: 'syn-only', explicit: i > 0 } : { k: 'tcp-flags', mask: fl.mask, set: fl.set, explicit: i > 0 }));
       f.push(...ports);
       if (dstLocal) f.push({ k: 'dst-local', limitIface });
       if (ctNew) f.push({ k: 'ct-new' });
@@ -314,7 +316,7 @@ function stmtRule(s: Stmt, lists: ListMap): IptRule {
   switch (s.k) {
     case 'set-add': {
       const l = listOf(lists, s.set);
-      return { match: [{ k: 'recent-absent', ...l }, { k: 'recent-set', list: l.list }], target: null };
+      return { match: [{ k: 'recent-absent', list: l.list, seconds: l.seconds }, { k: 'recent-set', list: l.list }], target: null };
     }
     case 'set-refresh':
       return { match: [{ k: 'recent-set', list: listOf(lists, s.set).list }], target: null };
@@ -690,10 +692,4 @@ export function compileIptables(config: KnockdConfig, o: IptablesOptions, plans?
     runtimeDoors: program.runtimeDoors,
   });
   return { text, program, ruleset };
-}
-
-/** Collapse the blank lines left by template blocks; keep exactly one final newline. */
-function tidy(s: string): string {
-  // trimEnd: what /\s*$/ removes, without a regex that retries at every whitespace of a big file.
-  return s.replace(/[ \t]+$/gm, '').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
 }

@@ -9,7 +9,7 @@ import { FAMILIES, planDoors, type DoorPlan } from '../model/plan.js';
 import { cutBytes } from '../text.js';
 import { doorSummaries } from './header.js';
 import { TargetError } from './target-error.js';
-import { loadTemplate } from './templates.js';
+import { loadTemplate, tidy } from './templates.js';
 
 export interface NftOptions {
   readonly iface: string | null;
@@ -172,9 +172,4 @@ export function compileNft(config: KnockdConfig, o: NftOptions, plans?: readonly
   };
   const tpl = loadTemplate('nft', o.into ? 'into' : 'standalone', ['syntax', 'header']);
   return { text: tidy(tpl(data)), program };
-}
-
-/** Collapse the blank lines left by template blocks; keep exactly one final newline. */
-function tidy(s: string): string {
-  return s.replace(/[ \t]+$/gm, '').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
 }

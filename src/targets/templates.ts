@@ -78,6 +78,12 @@ export function loadTemplate(target: string, name: string, partials: readonly st
   return tpl;
 }
 
+/** Collapse the blank lines left by template blocks; keep exactly one final newline. */
+export function tidy(s: string): string {
+  // trimEnd: what /\s*$/ removes, without a regex that retries at every whitespace of a big file.
+  return s.replace(/[ \t]+$/gm, '').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
+}
+
 /** The same template rendered by Handlebars' own runtime (for the tests: both must give the same text). */
 export function loadReferenceTemplate(target: string, name: string, partials: readonly string[]): Template {
   const src = readSources(target, name, partials);
