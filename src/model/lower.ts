@@ -20,7 +20,7 @@ import type { Door, FlagName, Knock, KnockdConfig, Proto } from '../frontend/con
 import { FLAG_NAMES } from '../frontend/config.js';
 import { readTarget } from '../frontend/address.js';
 import type { Family, GrantMatch, Hook } from './grant.js';
-import type { Chain, DispatchEntry, Line, Match, Program, Rule, SetDecl, Stmt } from './ir.js';
+import type { Chain, DispatchEntry, Line, Match, Program, Rule, SetDecl, Stmt, Verdict } from './ir.js';
 import { rule } from './ir.js';
 import { FAMILIES, planDoors, runtimeActs, type DoorPlan, type GrantRef, type Lifetime, type PlanContext } from './plan.js';
 import { NOTIFY_GROUP, notifyPrefix, oneTimeLine } from './notify.js';
@@ -98,6 +98,7 @@ function stableKey(parts: unknown[]): string {
 const isDead = (d: Door): boolean => d.knocks.length > 1 && d.seqTimeout.value <= 0;
 const knockMatch = (k: Knock): Match[] => [{ k: 'proto', proto: k.proto }, { k: 'dport', port: k.port }];
 const keyOf = (x: unknown): string => JSON.stringify(x);
+const RETURN: Verdict = { k: 'return' };
 const doorLabel = (d: Door): string => `[${d.name}] line ${d.header.range.start.line}`;
 
 interface GrantInfo {
@@ -184,6 +185,34 @@ function openStmts(p: DoorPlan, f: Family, grants: Map<string, GrantInfo>, opts:
   return out;
 }
 
+/** What the rules of one door (in one family) repeat, made once. */
+interface DoorBits {
+  /** Addressed where the door listens. */
+  readonly dst: readonly Match[];
+  /** dst, and for TCP the door's flags: the door sees this knock. */
+  readonly sees: Readonly<Record<Proto, { readonly m: readonly Match[]; readonly key: string }>>;
+  readonly label: string;
+  readonly armed: string;
+  readonly inArmed: Match;
+  /** stages[k]: the set of sources that made k knocks (k >= 1). */
+  readonly stages: readonly string[];
+}
+
+function doorBits(p: DoorPlan, f: Family, opts: LowerOptions): DoorBits {
+  const d = p.door;
+  const dst = dstMatch(d, f, opts)!;
+  const tcp = [...dst, ...flagMatch(d)];
+  const armed = names.armed(f, p);
+  return {
+    dst,
+    sees: { tcp: { m: tcp, key: keyOf(tcp) }, udp: { m: dst, key: keyOf(dst) } },
+    label: doorLabel(d),
+    armed,
+    inArmed: { k: 'src-in', set: armed },
+    stages: d.knocks.map((_, k) => names.stage(f, p, k)),
+  };
+}
+
 function lowerKnocks(
   f: Family,
   doors: readonly DoorPlan[],
@@ -194,6 +223,8 @@ function lowerKnocks(
 ): KnockEntries | null {
   if (doors.length === 0) return null;
   const log = (d: Door, stage: number): Stmt[] => (opts.log ? [{ k: 'log', prefix: `${d.name}: Stage ${stage}` }] : []);
+  const bits = new Map(doors.map((p) => [p, doorBits(p, f, opts)]));
+  const of = (p: DoorPlan): DoorBits => bits.get(p)!;
 
   // State sets: armed holds the source from the FIRST knock and is never refreshed, so it
   // expires seq_timeout after it; stage k holds sources that have made k knocks.
@@ -202,9 +233,10 @@ function lowerKnocks(
     const t = d.seqTimeout.value;
     if (d.knocks.length < 2 || isDead(d)) continue;
     const id = doorIdentity(d, f, opts);
-    sets.push({ name: names.armed(f, p), family: f, role: 'armed', timeout: t, comment: `${doorLabel(d)}: attempt started`, key: stableKey([id, 'armed']) });
+    const b = of(p);
+    sets.push({ name: b.armed, family: f, role: 'armed', timeout: t, comment: `${b.label}: attempt started`, key: stableKey([id, 'armed']) });
     for (let k = 1; k < d.knocks.length; k++) {
-      sets.push({ name: names.stage(f, p, k), family: f, role: 'stage', timeout: t, comment: `${doorLabel(d)}: ${k} knock(s) made`, key: stableKey([id, 'stage', k]) });
+      sets.push({ name: b.stages[k]!, family: f, role: 'stage', timeout: t, comment: `${b.label}: ${k} knock(s) made`, key: stableKey([id, 'stage', k]) });
     }
   }
 
@@ -230,23 +262,11 @@ function lowerKnocks(
   // TCP). Ports with the same conditions share one chain: fewer chains for the kernel to validate.
   const visChains = new Map<string, string>();
   const visOf = new Map<string, string>();
-  // A door's conditions per protocol, and their text, made once (a door lists several ports).
-  const conditions = new Map<string, { m: Match[]; key: string }>();
-  const conditionsOf = (p: DoorPlan, proto: Proto): { m: Match[]; key: string } => {
-    const id = `${p.door.index}/${proto}`;
-    let c = conditions.get(id);
-    if (!c) {
-      const m = [...dstMatch(p.door, f, opts)!, ...(proto === 'tcp' ? flagMatch(p.door) : [])];
-      c = { m, key: keyOf(m) };
-      conditions.set(id, c);
-    }
-    return c;
-  };
   for (const e of sortedPorts(listing.values())) {
     const seen = new Set<string>();
     const lines: Rule[] = [];
     for (const p of e.doors) {
-      const { m, key } = conditionsOf(p, e.proto);
+      const { m, key } = of(p).sees[e.proto];
       if (seen.has(key)) continue;
       seen.add(key);
       lines.push(rule(m, [], { k: 'goto', chain: names.handle(f, e.proto) }));
@@ -272,9 +292,11 @@ function lowerKnocks(
     if (![...listing.values()].some((e) => e.proto === proto)) continue;
     // handle: an attempt in progress (on a door that accepts this dst) blocks any new attempt.
     const multi = doors.filter((p) => p.door.knocks.length > 1 && !isDead(p.door));
-    const handle: Line[] = multi.map((p) =>
-      rule([...dstMatch(p.door, f, opts)!, { k: 'src-in', set: names.armed(f, p) }], [], { k: 'goto', chain: names.active(f, proto) }, doorLabel(p.door)),
-    );
+    const toActive: Verdict = { k: 'goto', chain: names.active(f, proto) };
+    const handle: Line[] = multi.map((p) => {
+      const b = of(p);
+      return rule([...b.dst, b.inArmed], [], toActive, b.label);
+    });
     if (starts.length > 0) {
       handle.push({ kind: 'dispatch', entries: starts.map((e) => ({ proto, port: e.port, chain: names.start(f, proto, e.port) })), comment: 'first knocks' });
     }
@@ -284,26 +306,23 @@ function lowerKnocks(
     for (const e of starts) {
       const lines: Line[] = e.doors.map((p) => {
         const d = p.door;
-        const m = [...dstMatch(d, f, opts)!, ...(proto === 'tcp' ? flagMatch(d) : [])];
-        if (d.knocks.length === 1) return rule(m, [...log(d, 1), ...openStmts(p, f, grants, opts)], null, `${doorLabel(d)}: one-knock door`);
+        const b = of(p);
+        const m = b.sees[proto].m;
+        if (d.knocks.length === 1) return rule(m, [...log(d, 1), ...openStmts(p, f, grants, opts)], null, `${b.label}: one-knock door`);
         const stmts: Stmt[] = [];
         // Stale stage entries from an attempt that timed out must not count.
-        for (let k = 2; k < d.knocks.length; k++) stmts.push({ k: 'set-del', set: names.stage(f, p, k) });
-        stmts.push({ k: 'set-refresh', set: names.armed(f, p) }, { k: 'set-refresh', set: names.stage(f, p, 1) }, ...log(d, 1));
-        return rule(m, stmts, null, `${doorLabel(d)}: stage 1`);
+        for (let k = 2; k < d.knocks.length; k++) stmts.push({ k: 'set-del', set: b.stages[k]! });
+        stmts.push({ k: 'set-refresh', set: b.armed }, { k: 'set-refresh', set: b.stages[1]! }, ...log(d, 1));
+        return rule(m, stmts, null, `${b.label}: stage 1`);
       });
       chains.push({ name: names.start(f, proto, e.port), family: f, lines, comment: `start attempts on ${proto}/${e.port}` });
     }
 
     // active: each door the source is knocking on judges the packet (flag mismatch = ignore).
-    const active: Line[] = multi.map((p) =>
-      rule(
-        [...dstMatch(p.door, f, opts)!, ...(proto === 'tcp' ? flagMatch(p.door) : []), { k: 'src-in', set: names.armed(f, p) }],
-        [],
-        { k: 'jump', chain: names.door(f, p) },
-        doorLabel(p.door),
-      ),
-    );
+    const active: Line[] = multi.map((p) => {
+      const b = of(p);
+      return rule([...b.sees[proto].m, b.inArmed], [], { k: 'jump', chain: names.door(f, p) }, b.label);
+    });
     chains.push({ name: names.active(f, proto), family: f, lines: active, comment: `${proto} knock from a source mid-sequence` });
   }
 
@@ -312,19 +331,20 @@ function lowerKnocks(
     const d = p.door;
     const n = d.knocks.length;
     if (n < 2 || isDead(d)) continue;
+    const { armed, stages, label } = of(p);
     const lines: Line[] = [];
     for (let k = n - 1; k >= 1; k--) {
-      const m: Match[] = [{ k: 'src-in', set: names.stage(f, p, k) }, ...knockMatch(d.knocks[k]!)];
+      const m: Match[] = [{ k: 'src-in', set: stages[k]! }, ...knockMatch(d.knocks[k]!)];
       const stmts: Stmt[] =
         k + 1 === n
-          ? [{ k: 'set-del', set: names.stage(f, p, k) }, { k: 'set-del', set: names.armed(f, p) }, ...log(d, n), ...openStmts(p, f, grants, opts)]
-          : [{ k: 'set-del', set: names.stage(f, p, k) }, { k: 'set-add', set: names.stage(f, p, k + 1) }, ...log(d, k + 1)];
-      lines.push(rule(m, stmts, { k: 'return' }, `stage ${k} -> ${k + 1}`));
+          ? [{ k: 'set-del', set: stages[k]! }, { k: 'set-del', set: armed }, ...log(d, n), ...openStmts(p, f, grants, opts)]
+          : [{ k: 'set-del', set: stages[k]! }, { k: 'set-add', set: stages[k + 1]! }, ...log(d, k + 1)];
+      lines.push(rule(m, stmts, RETURN, `stage ${k} -> ${k + 1}`));
     }
-    const reset: Stmt[] = [{ k: 'set-del', set: names.armed(f, p) }];
-    for (let k = 1; k < n; k++) reset.push({ k: 'set-del', set: names.stage(f, p, k) });
+    const reset: Stmt[] = [{ k: 'set-del', set: armed }];
+    for (let k = 1; k < n; k++) reset.push({ k: 'set-del', set: stages[k]! });
     lines.push(rule([], reset, null, 'wrong knock: attempt invalidated'));
-    chains.push({ name: names.door(f, p), family: f, lines, comment: `${doorLabel(d)}: ${d.knocks.map((k) => `${k.port}/${k.proto}`).join(',')}` });
+    chains.push({ name: names.door(f, p), family: f, lines, comment: `${label}: ${d.knocks.map((k) => `${k.port}/${k.proto}`).join(',')}` });
   }
   return { ports, forward };
 }
