@@ -1,6 +1,6 @@
-// The CLI tests run the BUILT knockc (dist/cli.js), as users do. `npm test`
+// The CLI tests run the BUILT knockc (dist/cli.js, bundled), as users do. `npm test`
 // builds first; when dist/ is missing or older than src/ (a bare `vitest run`
-// after an edit), ensureBuilt() runs tsc once, under a lock so that test
+// after an edit), ensureBuilt() runs the build once, under a lock so that test
 // files running in parallel do not build over each other.
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
@@ -52,8 +52,10 @@ export function ensureBuilt(): void {
   try {
     if (isFresh()) return;
     const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
-    const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`tsc failed:\n${r.stdout}${r.stderr}`);
+    for (const step of [[tsc, '-p', 'tsconfig.json'], ['dist/tools/bundle.js']]) {
+      const r = spawnSync(process.execPath, step, { cwd: ROOT, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`${step.join(' ')} failed:\n${r.stdout}${r.stderr}`);
+    }
   } finally {
     rmdirSync(lock);
   }
