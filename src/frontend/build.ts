@@ -5,12 +5,12 @@ import type { IToken } from 'chevrotain';
 import { codeInfo } from '../diagnostics/codes.js';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { cutBytes } from '../text.js';
-import { atoi, cTrim, cUpper } from './cnum.js';
+import { atoi, cSpaces, cTrim, cUpper } from './cnum.js';
 import type { Directive, Door, Knock, Located, SequenceSource, Setting, TcpFlags } from './config.js';
 import { readOneTimeEntries } from './one-time.js';
 import { ANY_FLAGS, DEFAULT_CMD_TIMEOUT, DEFAULT_PIDFILE, DEFAULT_SEQ_TIMEOUT, type KnockdConfig } from './config.js';
 import { readTarget } from './address.js';
-import { parseLine } from './parser.js';
+import { parseLines } from './parser.js';
 import { readSequence, readTcpFlags, type ReadKnock, type SequenceProblem } from './sequence.js';
 import { type LogicalLine, type Range, type SourceText } from './source.js';
 
@@ -24,15 +24,15 @@ export interface BuildResult {
   readonly diagnostics: readonly Diagnostic[];
 }
 
-const DOOR_KEYS = new Set([
-  'TARGET', 'SEQUENCE', 'ONE_TIME_SEQUENCES', 'SEQ_TIMEOUT', 'TIMEOUT', 'START_COMMAND', 'COMMAND',
-  'START_COMMAND_6', 'COMMAND_6', 'CMD_TIMEOUT', 'STOP_COMMAND', 'STOP_COMMAND_6', 'TCPFLAGS',
+/** Door keys and the setting each writes: aliases collapse to theirs, so "given twice" sees through them. */
+const DOOR_SETTINGS: ReadonlyMap<string, string> = new Map([
+  ['TARGET', 'TARGET'], ['SEQUENCE', 'SEQUENCE'], ['ONE_TIME_SEQUENCES', 'SEQUENCE'], ['SEQ_TIMEOUT', 'SEQ_TIMEOUT'],
+  ['TIMEOUT', 'SEQ_TIMEOUT'], ['START_COMMAND', 'START_COMMAND'], ['COMMAND', 'START_COMMAND'], ['START_COMMAND_6', 'START_COMMAND_6'],
+  ['COMMAND_6', 'START_COMMAND_6'], ['CMD_TIMEOUT', 'CMD_TIMEOUT'], ['STOP_COMMAND', 'STOP_COMMAND'], ['STOP_COMMAND_6', 'STOP_COMMAND_6'],
+  ['TCPFLAGS', 'TCPFLAGS'],
 ]);
+const settingOf = (key: string): string => DOOR_SETTINGS.get(key) ?? key;
 const OPTION_KEYS = new Set(['LOGFILE', 'PIDFILE', 'INTERFACE']);
-/** Aliases collapse to the setting they write, so "given twice" sees through them. */
-const SETTING_OF: Record<string, string> = {
-  TIMEOUT: 'SEQ_TIMEOUT', COMMAND: 'START_COMMAND', COMMAND_6: 'START_COMMAND_6', ONE_TIME_SEQUENCES: 'SEQUENCE',
-};
 
 const NAME_BYTES = 127;
 
@@ -53,6 +53,23 @@ interface DoorDraft {
   directives: Directive[];
 }
 
+/** Keys upper-cased by spelling: the same few repeat on every door. */
+const upperKeys = new Map<string, string>();
+
+function upperKey(text: string): string {
+  let key = upperKeys.get(text);
+  if (key === undefined) {
+    key = cUpper(text);
+    if (upperKeys.size < 64) upperKeys.set(text, key);
+  }
+  return key;
+}
+
+/** UTF-8 takes at most 3 bytes per UTF-16 unit: most names need no encoding to know they fit. */
+function fitsBytes(s: string, max: number): boolean {
+  return s.length * 3 <= max || Buffer.byteLength(s, 'utf8') <= max;
+}
+
 export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
   const file = src.file;
   const diags: Diagnostic[] = [];
@@ -66,6 +83,8 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
   const sections: Located<string>[] = [];
   let section = '';
   let door: DoorDraft | null = null;
+  /** The directive that last wrote each setting of `door` (directives only ever go to the newest door). */
+  const written = new Map<string, Directive>();
   let options: { logFile: Setting<string | null>; pidFile: Setting<string>; interface: Setting<string | null>; useSyslog: Setting<boolean> } = {
     logFile: { value: null, from: null },
     pidFile: { value: DEFAULT_PIDFILE, from: null },
@@ -73,20 +92,25 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
     useSyslog: { value: false, from: null },
   };
 
-  const located = (line: LogicalLine, tok: IToken, trim = true): Located<string> => {
+  /** `tok`, trimmed, on a line whose text offset 0 is at column `base`. */
+  const located = (physLine: number, base: number, tok: IToken): Located<string> => {
     const raw = tok.image;
-    const value = trim ? cTrim(raw) : raw;
-    const lead = trim ? raw.length - raw.replace(/^[ \t\n\v\f\r]+/, '').length : 0;
-    const startCol = line.physCol + tok.startOffset + lead;
+    const value = cTrim(raw);
+    const startCol = base + tok.startOffset + cSpaces(raw);
     return {
       value,
       raw,
       range: {
-        start: { file, line: line.physLine, col: startCol },
-        end: { file, line: line.physLine, col: startCol + value.length },
+        start: { file, line: physLine, col: startCol },
+        end: { file, line: physLine, col: startCol + value.length },
       },
     };
   };
+  const emptyAt = (physLine: number, col: number): Located<string> => ({
+    value: '',
+    raw: '',
+    range: { start: { file, line: physLine, col }, end: { file, line: physLine, col } },
+  });
   const lineRange = (line: LogicalLine): Range => ({
     start: { file, line: line.physLine, col: line.physCol },
     end: { file, line: line.physLine, col: line.physCol + line.text.length },
@@ -105,110 +129,111 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
     });
   }
 
-  for (const line of src.lines) {
+  parseLines(src.lines, (line, node, start) => {
     if (line.splitByBuffer) {
       report('KC217', `line is longer than 4095 bytes: knockd reads the rest as line ${line.knockdLine + 1}`, lineRange(line));
     }
     if (line.hadNul) report('KC218', 'NUL byte: knockd ignores the rest of this line', lineRange(line));
     // The BOM has been reported; knockd's reaction to it (line 1 is not a section) follows naturally.
-    const node = parseLine(line.text);
+    const base = line.physCol - start;
     switch (node.kind) {
-      case 'empty':
-      case 'comment':
-        continue;
-      case 'section': {
-        const at = located(line, node.token);
-        sections.push(at);
-        let name = at.value.slice(1);
-        if (Buffer.byteLength(name, 'utf8') > 255) name = cutBytes(name, 255);
-        name = name.slice(0, -1);
-        if (name.length === 0) {
-          report('KC101', 'bad section name: "[]" has an empty name', at.range);
-          continue;
-        }
-        section = name;
-        if (name === 'options') continue;
-        if (name.toLowerCase() === 'options') {
-          report('KC223', `[${name}] is a door, not the global [options] section (the name is case-sensitive)`, at.range);
-        }
-        const doorName = cutBytes(name, NAME_BYTES);
-        if (doorName !== name) report('KC224', `door name is longer than ${NAME_BYTES} bytes: knockd calls it "${doorName}"`, at.range);
-        door = {
-          index: doors.length,
-          name: doorName,
-          header: at,
-          knocks: [],
-          sequenceFrom: null,
-          target: { value: null, from: null },
-          seqTimeout: { value: DEFAULT_SEQ_TIMEOUT, from: null },
-          cmdTimeout: { value: DEFAULT_CMD_TIMEOUT, from: null },
-          startCommand: { value: null, from: null },
-          startCommand6: { value: null, from: null },
-          stopCommand: { value: null, from: null },
-          stopCommand6: { value: null, from: null },
-          tcpFlags: { value: ANY_FLAGS, from: null },
-          directives: [],
-        };
-        doors.push(door);
-        continue;
-      }
-      case 'bare': {
-        const keyAt = located(line, node.word);
-        if (section === '') {
-          report('KC102', 'all directives must belong to a section', keyAt.range);
-          continue;
-        }
-        const key = cUpper(keyAt.value);
-        if (key !== 'USESYSLOG') {
-          report('KC103', `syntax error: "${keyAt.value}" has no "=" (only UseSyslog stands alone)`, keyAt.range);
-          continue;
-        }
-        const d: Directive = { key, keyAt, valueAt: null, section, doorIndex: section === 'options' ? null : (door?.index ?? null) };
-        directives.push(d);
-        if (section !== 'options') door?.directives.push(d);
-        options = { ...options, useSyslog: { value: true, from: keyAt } };
-        continue;
-      }
+      case 'section':
+        return openSection(located(line.physLine, base, node.token));
+      case 'bare':
+        return bareDirective(located(line.physLine, base, node.word));
       case 'directive': {
-        const keyAt: Located<string> = node.key
-          ? located(line, node.key)
-          : { value: '', raw: '', range: { start: { file, line: line.physLine, col: line.physCol + node.equals.startOffset }, end: { file, line: line.physLine, col: line.physCol + node.equals.startOffset } } };
-        const valueAt: Located<string> = node.value
-          ? located(line, node.value)
-          : { value: '', raw: '', range: { start: { file, line: line.physLine, col: line.physCol + node.equals.startOffset + 1 }, end: { file, line: line.physLine, col: line.physCol + node.equals.startOffset + 1 } } };
-        if (section === '') {
-          report('KC102', 'all directives must belong to a section', keyAt.range);
-          continue;
-        }
-        const key = cUpper(keyAt.value);
-        if (key === 'USESYSLOG') {
-          report('KC114', `syntax error: UseSyslog takes no value (got "= ${valueAt.value}")`, keyAt.range);
-          continue;
-        }
-        if (section === 'options') {
-          if (!OPTION_KEYS.has(key)) {
-            report('KC104', `syntax error: "${keyAt.value}" is not an [options] key`, keyAt.range);
-            continue;
-          }
-          const d: Directive = { key, keyAt, valueAt, section, doorIndex: null };
-          directives.push(d);
-          if (key === 'LOGFILE') options = { ...options, logFile: { value: valueAt.value, from: valueAt } };
-          else if (key === 'PIDFILE') options = { ...options, pidFile: { value: valueAt.value, from: valueAt } };
-          else options = { ...options, interface: { value: valueAt.value, from: valueAt } };
-          continue;
-        }
-        if (!door) continue; // unreachable: a non-options section always opens a door
-        if (!DOOR_KEYS.has(key)) {
-          report('KC105', `syntax error: "${keyAt.value}" is not a door key`, keyAt.range);
-          continue;
-        }
-        const d: Directive = { key, keyAt, valueAt, section, doorIndex: door.index };
-        directives.push(d);
-        door.directives.push(d);
-        applyDoorDirective(door, key, valueAt);
-        continue;
+        const equalsCol = base + node.equals.startOffset;
+        const keyAt = node.key ? located(line.physLine, base, node.key) : emptyAt(line.physLine, equalsCol);
+        const valueAt = node.value ? located(line.physLine, base, node.value) : emptyAt(line.physLine, equalsCol + 1);
+        return directive(keyAt, valueAt);
       }
     }
+  });
+
+  function openSection(at: Located<string>): void {
+    sections.push(at);
+    let name = at.value.slice(1);
+    if (!fitsBytes(name, 255)) name = cutBytes(name, 255);
+    name = name.slice(0, -1);
+    if (name.length === 0) {
+      report('KC101', 'bad section name: "[]" has an empty name', at.range);
+      return;
+    }
+    section = name;
+    if (name === 'options') return;
+    if (name.toLowerCase() === 'options') {
+      report('KC223', `[${name}] is a door, not the global [options] section (the name is case-sensitive)`, at.range);
+    }
+    const doorName = fitsBytes(name, NAME_BYTES) ? name : cutBytes(name, NAME_BYTES);
+    if (doorName !== name) report('KC224', `door name is longer than ${NAME_BYTES} bytes: knockd calls it "${doorName}"`, at.range);
+    written.clear();
+    door = {
+      index: doors.length,
+      name: doorName,
+      header: at,
+      knocks: [],
+      sequenceFrom: null,
+      target: { value: null, from: null },
+      seqTimeout: { value: DEFAULT_SEQ_TIMEOUT, from: null },
+      cmdTimeout: { value: DEFAULT_CMD_TIMEOUT, from: null },
+      startCommand: { value: null, from: null },
+      startCommand6: { value: null, from: null },
+      stopCommand: { value: null, from: null },
+      stopCommand6: { value: null, from: null },
+      tcpFlags: { value: ANY_FLAGS, from: null },
+      directives: [],
+    };
+    doors.push(door);
+  }
+
+  /** A line without `=`. */
+  function bareDirective(keyAt: Located<string>): void {
+    if (section === '') {
+      report('KC102', 'all directives must belong to a section', keyAt.range);
+      return;
+    }
+    const key = upperKey(keyAt.value);
+    if (key !== 'USESYSLOG') {
+      report('KC103', `syntax error: "${keyAt.value}" has no "=" (only UseSyslog stands alone)`, keyAt.range);
+      return;
+    }
+    const d: Directive = { key, keyAt, valueAt: null, section, doorIndex: section === 'options' ? null : (door?.index ?? null) };
+    directives.push(d);
+    if (section !== 'options') door?.directives.push(d);
+    options = { ...options, useSyslog: { value: true, from: keyAt } };
+  }
+
+  function directive(keyAt: Located<string>, valueAt: Located<string>): void {
+    if (section === '') {
+      report('KC102', 'all directives must belong to a section', keyAt.range);
+      return;
+    }
+    const key = upperKey(keyAt.value);
+    if (key === 'USESYSLOG') {
+      report('KC114', `syntax error: UseSyslog takes no value (got "= ${valueAt.value}")`, keyAt.range);
+      return;
+    }
+    if (section === 'options') {
+      if (!OPTION_KEYS.has(key)) {
+        report('KC104', `syntax error: "${keyAt.value}" is not an [options] key`, keyAt.range);
+        return;
+      }
+      const d: Directive = { key, keyAt, valueAt, section, doorIndex: null };
+      directives.push(d);
+      if (key === 'LOGFILE') options = { ...options, logFile: { value: valueAt.value, from: valueAt } };
+      else if (key === 'PIDFILE') options = { ...options, pidFile: { value: valueAt.value, from: valueAt } };
+      else options = { ...options, interface: { value: valueAt.value, from: valueAt } };
+      return;
+    }
+    if (!door) return; // unreachable: a non-options section always opens a door
+    if (!DOOR_SETTINGS.has(key)) {
+      report('KC105', `syntax error: "${keyAt.value}" is not a door key`, keyAt.range);
+      return;
+    }
+    const d: Directive = { key, keyAt, valueAt, section, doorIndex: door.index };
+    directives.push(d);
+    door.directives.push(d);
+    applyDoorDirective(door, key, valueAt);
   }
 
   function hashWarning(valueAt: Located<string>, key: string): void {
@@ -254,13 +279,13 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
   }
 
   function applyDoorDirective(dr: DoorDraft, key: string, valueAt: Located<string>): void {
-    const setting = SETTING_OF[key] ?? key;
-    const earlier = dr.directives.slice(0, -1).filter((x) => (SETTING_OF[x.key] ?? x.key) === setting);
+    const setting = settingOf(key);
+    const latest = dr.directives[dr.directives.length - 1]!;
+    const prev = written.get(setting);
+    written.set(setting, latest);
     // TCPFlags lines add up instead of replacing each other: a flag named again is KC209 below.
-    if (earlier.length > 0 && setting !== 'TCPFLAGS') {
-      const prev = earlier[earlier.length - 1]!;
-      const keyAt = dr.directives[dr.directives.length - 1]!.keyAt;
-      report('KC216', `${setting.toLowerCase()} given again in [${dr.name}]: this one wins over line ${prev.keyAt.range.start.line}`, { start: keyAt.range.start, end: valueAt.range.end });
+    if (prev && setting !== 'TCPFLAGS') {
+      report('KC216', `${setting.toLowerCase()} given again in [${dr.name}]: this one wins over line ${prev.keyAt.range.start.line}`, { start: latest.keyAt.range.start, end: valueAt.range.end });
     }
     hashWarning(valueAt, key);
     switch (setting) {
@@ -351,7 +376,7 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
   for (const dr of doors) {
     if (dr.knocks.length === 0 || dr.sequenceFrom === null) {
       // A sequence directive that failed has been reported already; knockd stops there.
-      const tried = dr.directives.some((d) => (SETTING_OF[d.key] ?? d.key) === 'SEQUENCE');
+      const tried = dr.directives.some((d) => settingOf(d.key) === 'SEQUENCE');
       if (!tried) report('KC110', `section '${dr.name}' has an empty knock sequence`, dr.header.range);
       continue;
     }

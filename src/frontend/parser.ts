@@ -1,8 +1,10 @@
-// Grammar of one knockd.conf line, over the line-shaped tokens of lexer.ts:
-//   line := Comment | Section | Key? Equals Value? | Word | (nothing)
+// Grammar of knockd.conf lines, over the line-shaped tokens of lexer.ts:
+//   lines := line*
+//   line  := Comment | Section | Key? Equals Value? | Word
+// A line without tokens (blank) has no node of its own.
 import type { IToken } from 'chevrotain';
 import { EmbeddedActionsParser } from './chevrotain.js';
-import { allTokens, Comment, Equals, Key, lexLine, Section, Value, Word } from './lexer.js';
+import { allTokens, Comment, Equals, Key, lexLines, Section, Value, Word } from './lexer.js';
 
 export type LineNode =
   | { readonly kind: 'empty' }
@@ -11,38 +13,88 @@ export type LineNode =
   | { readonly kind: 'directive'; readonly key: IToken | null; readonly equals: IToken; readonly value: IToken | null }
   | { readonly kind: 'bare'; readonly word: IToken };
 
-class LineParser extends EmbeddedActionsParser {
+/** The node of a line with tokens. */
+type TokenLine = Exclude<LineNode, { kind: 'empty' }>;
+
+const EMPTY: LineNode = { kind: 'empty' };
+
+class LinesParser extends EmbeddedActionsParser {
   constructor() {
     super(allTokens, { recoveryEnabled: false });
     this.performSelfAnalysis();
   }
 
-  public line = this.RULE('line', (): LineNode => {
-    return this.OR([
-      { ALT: () => ({ kind: 'comment', token: this.CONSUME(Comment) }) as LineNode },
-      { ALT: () => ({ kind: 'section', token: this.CONSUME(Section) }) as LineNode },
-      { ALT: () => ({ kind: 'bare', word: this.CONSUME(Word) }) as LineNode },
-      { ALT: () => this.SUBRULE(this.directive) },
-      { ALT: () => ({ kind: 'empty' }) as LineNode },
-    ]);
-  });
+  // Built once: written inline, these functions would be allocated again for every line.
+  private readonly key = (): IToken => this.CONSUME(Key);
+  private readonly value = (): IToken => this.CONSUME(Value);
+  private readonly lineShapes = [
+    { ALT: (): TokenLine => ({ kind: 'comment', token: this.CONSUME(Comment) }) },
+    { ALT: (): TokenLine => ({ kind: 'section', token: this.CONSUME(Section) }) },
+    { ALT: (): TokenLine => ({ kind: 'bare', word: this.CONSUME(Word) }) },
+    {
+      ALT: (): TokenLine => {
+        const key = this.OPTION(this.key) ?? null;
+        const equals = this.CONSUME(Equals);
+        const value = this.OPTION2(this.value) ?? null;
+        return { kind: 'directive', key, equals, value };
+      },
+    },
+  ];
 
-  private directive = this.RULE('directive', (): LineNode => {
-    const key = this.OPTION(() => this.CONSUME(Key)) ?? null;
-    const equals = this.CONSUME(Equals);
-    const value = this.OPTION2(() => this.CONSUME(Value)) ?? null;
-    return { kind: 'directive', key, equals, value };
+  public lines = this.RULE('lines', (): TokenLine[] => {
+    const nodes: TokenLine[] = [];
+    this.MANY(() => nodes.push(this.OR(this.lineShapes)));
+    return nodes;
   });
 }
 
-const parser = new LineParser();
+const parser = new LinesParser();
 
-export function parseLine(text: string): LineNode {
-  parser.input = lexLine(text);
-  const node = parser.line();
-  if (parser.errors.length > 0) {
-    // The lexer only produces token orders the grammar accepts.
-    throw new Error(`internal: cannot parse line ${JSON.stringify(text)}: ${parser.errors[0]?.message}`);
+function firstToken(node: TokenLine): IToken {
+  switch (node.kind) {
+    case 'directive':
+      return node.key ?? node.equals;
+    case 'bare':
+      return node.word;
+    default:
+      return node.token;
   }
-  return node;
+}
+
+/**
+ * Lines per chevrotain call: one call per line costs more than the parsing,
+ * and the tokens of a whole big file would outlive several garbage collections.
+ */
+const BATCH = 256;
+
+/**
+ * Calls `each` with every line (none may hold a '\n') and its node, in order;
+ * `start` is where the line starts in the lexed text, so a token's column in
+ * its line is `startOffset - start`.
+ */
+export function parseLines<L extends { readonly text: string }>(
+  lines: readonly L[],
+  each: (line: L, node: LineNode, start: number) => void,
+): void {
+  for (let from = 0; from < lines.length; from += BATCH) {
+    const batch = lines.slice(from, from + BATCH);
+    parser.input = lexLines(batch.map((l) => l.text).join('\n'));
+    const nodes = parser.lines();
+    if (parser.errors.length > 0) {
+      // The lexer only produces token orders the grammar accepts.
+      throw new Error(`internal: cannot parse: ${parser.errors[0]?.message}`);
+    }
+    // A node belongs to the line its first token is on; lines without one are empty.
+    let start = 0;
+    let next = 0;
+    batch.forEach((line) => {
+      const node = nodes[next];
+      const end = start + line.text.length;
+      if (node !== undefined && firstToken(node).startOffset < end) {
+        each(line, node, start);
+        next++;
+      } else each(line, EMPTY, start);
+      start = end + 1;
+    });
+  }
 }

@@ -3,6 +3,7 @@
 // "lines" (each counted by knockd's line number), and a NUL byte ends the
 // string early. We keep both views: knockd's logical lines for semantics, and
 // the physical line/column for messages.
+import { isAscii } from 'node:buffer';
 
 export interface Position {
   readonly file: string;
@@ -45,46 +46,73 @@ export interface SourceText {
 /** fgets(line, PATH_MAX, fp) reads at most PATH_MAX - 1 bytes per call. */
 export const KNOCKD_LINE_BYTES = 4095;
 
+/** Control characters other than tab, LF, VT, FF and CR (a newline never lies inside a chunk). */
+const CONTROL = /[\x00-\x08\x0e-\x1f]/;
+const NOT_CONTROL = /[^\x00-\x08\x0e-\x1f]+/g;
+
 export function splitKnockdLines(file: string, bytes: Uint8Array): SourceText {
-  const lines: LogicalLine[] = [];
   const hasBom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  // One char per byte: searched and counted with native string code, as a JS loop over
+  // every byte costs ~20 ms on a big file before it is optimised.
+  const latin1 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  const control = CONTROL.test(latin1) ? latin1.replace(NOT_CONTROL, '').length : 0;
+  // ASCII (nearly every config): byte and character offsets are the same, a line's text is a slice of the whole.
+  const ascii = isAscii(bytes) ? latin1 : null;
+  const plain = ascii !== null && !ascii.includes('\0') ? wholeLines(ascii) : null;
+  const { lines, hasCrlf } = plain ?? fgetsLines(bytes, latin1, ascii);
+  return { file, lines, hasBom, hasCrlf, binaryScore: bytes.length === 0 ? 0 : control / bytes.length };
+}
+
+/** The common case, one fgets() call per line: no NUL and no line over the buffer. Null otherwise. */
+function wholeLines(text: string): { lines: LogicalLine[]; hasCrlf: boolean } | null {
+  const texts = text.split('\n');
+  // The text after the last newline is a line only if it is not empty.
+  if (texts[texts.length - 1] === '') texts.pop();
+  const lines: LogicalLine[] = [];
+  let byteOffset = 0;
+  for (let i = 0; i < texts.length; i++) {
+    const line = texts[i]!;
+    if (line.length >= KNOCKD_LINE_BYTES) return null;
+    lines.push({ knockdLine: i + 1, text: line, physLine: i + 1, physCol: 1, byteOffset, splitByBuffer: false, hadNul: false });
+    byteOffset += line.length + 1;
+  }
+  return { lines, hasCrlf: text.includes('\r\n') };
+}
+
+/** What fgets() returns, chunk by chunk; `ascii` is the decoded text when the bytes are all ASCII. */
+function fgetsLines(bytes: Uint8Array, latin1: string, ascii: string | null): { lines: LogicalLine[]; hasCrlf: boolean } {
+  const lines: LogicalLine[] = [];
   let hasCrlf = false;
-  let control = 0;
   let physLine = 1;
   let physCol = 1;
   let knockdLine = 0;
   let pos = 0;
   const decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
-  // ASCII (nearly every config): a chunk's text is a slice of the whole file's, one decode in
-  // all instead of one per line; byte and character offsets are the same.
-  const ascii = isAscii(bytes) ? decoder.decode(bytes) : null;
   const decode = (from: number, to: number): string => (ascii !== null ? ascii.slice(from, to) : decoder.decode(bytes.subarray(from, to)));
+  // The next newline and NUL at or after `pos` (or the end), searched again only once passed.
+  let nextNewline = -1;
+  let nextNul = -1;
   while (pos < bytes.length) {
-    let end = pos;
     const limit = Math.min(bytes.length, pos + KNOCKD_LINE_BYTES);
-    while (end < limit && bytes[end] !== 0x0a) end++;
+    if (nextNewline < pos) nextNewline = indexFrom(latin1, '\n', pos);
+    if (nextNul < pos) nextNul = indexFrom(latin1, '\0', pos);
+    const end = Math.min(nextNewline, limit);
     // A line of exactly 4095 bytes fills the buffer: its newline is read by
     // the next fgets() call as an empty line of its own.
-    const endsWithNewline = end - pos < KNOCKD_LINE_BYTES && end < bytes.length && bytes[end] === 0x0a;
-    const chunk = bytes.subarray(pos, end);
-    const nul = chunk.indexOf(0);
-    for (let k = pos; k < end; k++) {
-      const b = bytes[k]!;
-      if (b < 0x20 && b !== 0x09 && b !== 0x0d && b !== 0x0c && b !== 0x0b) control++;
-    }
+    const endsWithNewline = end - pos < KNOCKD_LINE_BYTES && end === nextNewline && end < bytes.length;
+    const hadNul = nextNul < end;
     if (endsWithNewline && end > pos && bytes[end - 1] === 0x0d) hasCrlf = true;
-    const text = decode(pos, nul >= 0 ? pos + nul : end);
     knockdLine++;
     lines.push({
       knockdLine,
-      text,
+      text: decode(pos, hadNul ? nextNul : end),
       physLine,
       physCol,
       byteOffset: pos,
       // A chunk of exactly 4095 bytes followed by its newline is not really split:
       // the next fgets() only reads that newline, an empty line knockd skips.
       splitByBuffer: !endsWithNewline && end < bytes.length && bytes[end] !== 0x0a,
-      hadNul: nul >= 0,
+      hadNul,
     });
     if (endsWithNewline) {
       physLine++;
@@ -95,12 +123,12 @@ export function splitKnockdLines(file: string, bytes: Uint8Array): SourceText {
       pos = end;
     }
   }
-  return { file, lines, hasBom, hasCrlf, binaryScore: bytes.length === 0 ? 0 : control / bytes.length };
+  return { lines, hasCrlf };
 }
 
-function isAscii(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i]! >= 0x80) return false;
-  return true;
+function indexFrom(text: string, char: string, from: number): number {
+  const i = text.indexOf(char, from);
+  return i < 0 ? text.length : i;
 }
 
 export function pos(file: string, line: number, col: number): Position {
