@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { compareDiagnostics } from '../diagnostics/diagnostic.js';
 import { formatText } from '../diagnostics/format.js';
-import { runRules } from '../lint/rules.js';
+import { COMPILE_RULES, runRules } from '../lint/rules.js';
 import { planDoors } from '../model/plan.js';
 import { compileIptables, IPTABLES_DEFAULTS } from '../targets/iptables.js';
 import { compileNft, NFT_DEFAULTS, type NftOptions } from '../targets/nft.js';
@@ -79,12 +79,12 @@ export function registerCompile(program: Command): void {
       if (wrong) usage(`${flagName(wrong)} does not apply to --target ${flags.target}`);
       const loaded = loadOrExit(file);
       const shown = flags.target === 'iptables' ? ['KC401', 'KC402', 'KC404', 'KC406'] : ['KC401', 'KC402', 'KC404'];
-      // lintParsed's findings, with door plans made once for the lint rules and the generator
-      // (planning is a tenth of a big compile).
+      // The shown part of lintParsed's findings (only the rules that can report it run), with
+      // door plans made once for the lint rules and the generator (planning is a tenth of a big compile).
       const plans = planDoors(loaded.config);
       const findings = [...loaded.diagnostics];
-      for (const d of runRules({ config: loaded.config, plans, interfaceOption: flags.interface ?? null, target: flags.target })) findings.push(d);
-      const warnings = findings.sort(compareDiagnostics).filter((d) => shown.includes(d.code));
+      for (const d of runRules({ config: loaded.config, plans, interfaceOption: flags.interface ?? null, target: flags.target }, COMPILE_RULES)) findings.push(d);
+      const warnings = findings.filter((d) => shown.includes(d.code)).sort(compareDiagnostics);
       if (warnings.length) process.stderr.write(formatText(warnings, process.stderr.isTTY === true));
       const { text, program } = compiledOrExit(() => {
         if (flags.target === 'iptables') {

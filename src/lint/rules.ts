@@ -19,7 +19,7 @@ export interface LintContext {
 }
 
 type Report = (code: string, message: string, range: Range) => void;
-type Rule = (ctx: LintContext, report: Report) => void;
+export type Rule = (ctx: LintContext, report: Report) => void;
 
 const knockText = (ks: readonly Knock[]): string => ks.map((k) => `${k.port}:${k.proto}`).join(',');
 const sameKnock = (a: Knock, b: Knock): boolean => a.port === b.port && a.proto === b.proto;
@@ -176,12 +176,15 @@ export const RULES: readonly Rule[] = [
   duplicateNames, commandPairs, ipv4OnlyForIpv6, flags, sequences, knockOnOpenedPort, runtimeNeeds, environment, recentLists,
 ];
 
-export function runRules(ctx: LintContext): Diagnostic[] {
+/** The only rules that report the codes compile shows (KC401, KC402, KC404, KC406). */
+export const COMPILE_RULES: readonly Rule[] = [runtimeNeeds, recentLists];
+
+export function runRules(ctx: LintContext, rules: readonly Rule[] = RULES): Diagnostic[] {
   const out: Diagnostic[] = [];
   const report: Report = (code, message, range) => {
     const info = codeInfo(code);
     out.push({ code, severity: info.severity, message, range, hint: info.hint });
   };
-  for (const r of RULES) r(ctx, report);
+  for (const r of rules) r(ctx, report);
   return out;
 }

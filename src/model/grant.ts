@@ -73,13 +73,8 @@ export function grantKey(target: GrantTarget): string {
   }
   const m = target.match;
   const ports = m.dports === null ? '*' : m.dports.map((r) => (r.lo === r.hi ? `${r.lo}` : `${r.lo}-${r.hi}`)).join(',');
-  return [
-    `hook=${m.hook}`,
-    `proto=${m.proto ?? '*'}`,
-    `dport=${ports}`,
-    `daddr=${m.daddr ?? '*'}`,
-    `iif=${m.iif ?? '*'}`,
-    `syn=${m.synOnly ? 1 : 0}`,
-    `new=${m.newOnly ? 1 : 0}`,
-  ].join(' ');
+  return (
+    `hook=${m.hook} proto=${m.proto ?? '*'} dport=${ports} daddr=${m.daddr ?? '*'} ` +
+    `iif=${m.iif ?? '*'} syn=${m.synOnly ? 1 : 0} new=${m.newOnly ? 1 : 0}`
+  );
 }

@@ -72,8 +72,22 @@ function analyse(cmd: Cmd): CommandAnalysis {
   return analyseCommand(cmd.text);
 }
 
+function keyOf(a: GrantAction, family: Family): string {
+  return `${family}|${grantKey(a.target)}`;
+}
+
 function refOf(a: GrantAction, family: Family): GrantRef {
-  return { key: `${family}|${grantKey(a.target)}`, family, target: a.target, tool: a.tool };
+  return { key: keyOf(a, family), family, target: a.target, tool: a.tool };
+}
+
+/** A grant opened for this lifetime (spelt out: a `{ ...g, lifetime }` copy is several times larger). */
+function opening(g: GrantRef, lifetime: Lifetime): GrantRef & { readonly lifetime: Lifetime } {
+  return { key: g.key, family: g.family, target: g.target, tool: g.tool, lifetime };
+}
+
+/** Whether two lists hold the same keys, repeats aside (a command line's few grants: lists beat sets). */
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  return a.every((k) => b.includes(k)) && b.every((k) => a.includes(k));
 }
 
 /** Set-element grants can live in the kernel only inside the table that owns the set. */
@@ -110,20 +124,20 @@ function planFamily(door: Door, family: Family, ctx: PlanContext): FamilyPlan {
   const deletes = mine.filter((a) => a.op === 'delete').map((a) => refOf(a, family));
 
   if (!stop) {
-    return { kind: 'kernel', opens: adds.map((g) => ({ ...g, lifetime: { kind: 'until-revoked' } })), revokes: deletes };
+    return { kind: 'kernel', opens: adds.map((g) => opening(g, { kind: 'until-revoked' })), revokes: deletes };
   }
   const t = analyse(stop);
   if (t.kind === 'opaque') {
     return { kind: 'runtime', code: 'KC401', reason: t.reason, token: t.token, range: rangeAt(stop, t.offset, t.token.length) };
   }
   const stopMine = t.kind === 'grants' ? t.actions.filter((a) => a.families.includes(family)) : [];
-  const stopDeletes = new Set(stopMine.filter((a) => a.op === 'delete').map((a) => refOf(a, family).key));
-  const addKeys = new Set(adds.map((g) => g.key));
   const inverse =
     deletes.length === 0 &&
     stopMine.every((a) => a.op === 'delete') &&
-    stopDeletes.size === addKeys.size &&
-    [...addKeys].every((k) => stopDeletes.has(k));
+    sameKeys(
+      adds.map((g) => g.key),
+      stopMine.map((a) => keyOf(a, family)),
+    );
   if (!inverse) {
     return {
       kind: 'runtime',
@@ -137,7 +151,7 @@ function planFamily(door: Door, family: Family, ctx: PlanContext): FamilyPlan {
   // sleep(cmd_timeout): 0 closes at once; a negative value sleeps ~136 years.
   if (secs === 0) return { kind: 'nothing', why: 'cmd_timeout 0 closes the grant as soon as it opens' };
   const lifetime: Lifetime = secs < 0 ? { kind: 'until-revoked' } : { kind: 'timed', seconds: secs };
-  return { kind: 'kernel', opens: adds.map((g) => ({ ...g, lifetime })), revokes: [] };
+  return { kind: 'kernel', opens: adds.map((g) => opening(g, lifetime)), revokes: [] };
 }
 
 function slug(name: string): string {

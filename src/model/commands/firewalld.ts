@@ -4,7 +4,7 @@
 // (elements and attributes in any order, as firewalld reads them).
 
 import type { Family, GrantAction, GrantMatch, PortRange } from '../grant.js';
-import { Args, fail, failAt, sliceWord, type Word } from './shell.js';
+import { Args, fail, failAt, offsetsOf, sliceWord, type Word } from './shell.js';
 import { intersect, knockerFamilies, portNumber, type Proto } from './values.js';
 
 /** firewalld's own service definitions for these names (one TCP port each). */
@@ -23,6 +23,7 @@ interface RichToken {
 /** Splits a rich rule like Python's shlex.split, then `name=value` like firewalld's lexer. */
 function richTokens(rule: Word): RichToken[] {
   const s = rule.text;
+  const offsets = offsetsOf(rule);
   const tokens: RichToken[] = [];
   let i = 0;
   while (i < s.length) {
@@ -36,20 +37,20 @@ function richTokens(rule: Word): RichToken[] {
       const c = s[i] as string;
       if (c === '"' || c === "'") {
         const close = s.indexOf(c, i + 1);
-        if (close < 0) failAt(rule.map[i] ?? rule.end, 1, 'unterminated quote in rich rule');
+        if (close < 0) failAt(offsets[i] ?? rule.end, 1, 'unterminated quote in rich rule');
         for (let k = i + 1; k < close; k++) idx.push(k);
         i = close + 1;
       } else if (c === '\\') {
-        failAt(rule.map[i] ?? rule.end, 1, 'backslash in a rich rule is not supported');
+        failAt(offsets[i] ?? rule.end, 1, 'backslash in a rich rule is not supported');
       } else {
         idx.push(i);
         i++;
       }
     }
     const text = idx.map((k) => s[k]).join('');
-    const map = idx.map((k) => rule.map[k] as number);
+    const map = idx.map((k) => offsets[k] as number);
     // As written, the token spans its quotes.
-    const word: Word = { text, map, start: rule.map[from] as number, end: (rule.map[i - 1] as number) + 1 };
+    const word: Word = { text, map, start: offsets[from] as number, end: (offsets[i - 1] as number) + 1 };
     const eq = text.indexOf('=');
     if (eq < 0) {
       tokens.push({ word, name: text });

@@ -26,7 +26,15 @@ const CHAINS: ReadonlyMap<string, Hook> = new Map([
   ['INPUT', 'input'],
   ['FORWARD', 'forward'],
 ]);
+// The other spellings of the options below, to their long names (one switch case each).
+const LONG_NAMES: ReadonlyMap<string, string> = new Map([
+  ['-A', '--append'], ['-I', '--insert'], ['-D', '--delete'], ['-t', '--table'],
+  ['-s', '--source'], ['--src', '--source'], ['-d', '--destination'], ['--dst', '--destination'],
+  ['-i', '--in-interface'], ['-p', '--protocol'], ['-m', '--match'], ['--destination-port', '--dport'],
+  ['--destination-ports', '--dports'], ['-j', '--jump'], ['-w', '--wait'],
+]);
 const MATCHES = new Set(['tcp', 'udp', 'multiport', 'state', 'conntrack']);
+const L4_MATCHES = ['tcp', 'udp'] as const;
 // Other iptables commands, for a clearer message than "unrecognised option".
 const OTHER_COMMANDS = new Set([
   '-R', '--replace', '-C', '--check', '-L', '--list', '-S', '--list-rules', '-F', '--flush',
@@ -38,6 +46,43 @@ const TYPOGRAPHIC_DASH = /^[\u2010-\u2015\u2212]/u;
 
 function isOptionLike(w: Word): boolean {
   return w.text.startsWith('-') || w.text === '!';
+}
+
+function chain(w: Word): Hook {
+  const h = CHAINS.get(w.text);
+  if (h === undefined) fail(w, `chain '${w.text}' is not supported (only INPUT and FORWARD)`);
+  return h;
+}
+
+/** `--tcp-flags MASK COMP`: only the spelling of --syn. */
+function checkSynFlags(mask: Word, comp: Word): void {
+  const set = (x: Word): string[] => [...new Set(x.text.toUpperCase().split(','))].sort();
+  if (set(mask).join(',') !== TCP_FLAGS_MASK.join(',') || set(comp).join(',') !== 'SYN') {
+    fail(mask, 'only --tcp-flags SYN,RST,ACK,FIN SYN (= --syn) is supported');
+  }
+}
+
+/** Fails on an argument that is no option knockc knows, saying what it probably is. */
+function unexpected(w: Word, name: string): never {
+  if (OTHER_COMMANDS.has(name)) fail(w, `iptables command '${name}' is not a grant`);
+  if (name.startsWith('-')) fail(w, 'unrecognised iptables option');
+  if (TYPOGRAPHIC_DASH.test(name)) fail(w, "typographic dash instead of '-' or '--'");
+  if (name.length === 1 && SHORT_OPTIONS.has(name)) fail(w, `unexpected argument '${name}' (missing '-'?)`);
+  fail(w, `unexpected argument '${name}'`);
+}
+
+/** Fails on a match loaded (-m) but not used as iptables requires. `seen`: the options given. */
+function checkMatchesUsed(matches: ReadonlyMap<string, Word>, proto: Proto | null | undefined, seen: ReadonlySet<string>): void {
+  for (const m of L4_MATCHES) {
+    const mw = matches.get(m);
+    if (mw !== undefined && proto !== m) fail(mw, `-m ${m} needs -p ${m}`);
+  }
+  const multiport = matches.get('multiport');
+  if (multiport !== undefined && !seen.has('dports')) fail(multiport, '-m multiport without --dports');
+  const state = matches.get('state');
+  if (state !== undefined && !seen.has('--state')) fail(state, '-m state without --state');
+  const conntrack = matches.get('conntrack');
+  if (conntrack !== undefined && !seen.has('--ctstate')) fail(conntrack, '-m conntrack without --ctstate');
 }
 
 export function analyseIptables(args: Args, tool: string, family: Family): GrantAction {
@@ -65,19 +110,24 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
     if (matches.has('udp')) return 'udp';
     return null;
   };
-  const chain = (w: Word): Hook => {
-    const h = CHAINS.get(w.text);
-    if (h === undefined) fail(w, `chain '${w.text}' is not supported (only INPUT and FORWARD)`);
-    return h;
-  };
   const command = (w: Word, which: 'add' | 'delete'): void => {
     if (op !== undefined) fail(w, 'more than one iptables command');
     op = which;
   };
 
-  for (let w = args.next(); w !== undefined; w = args.next()) {
+  // The option being read, and its value when written `--option=value`
+  // (declared out of the loop: one `value` closure per command, not per word).
+  let w: Word | undefined;
+  let inline: Word | undefined;
+  const value = (): Word => {
+    const v = inline ?? args.value(w as Word);
+    if (v.text === '!') fail(v, 'negation with ! is not supported');
+    return v;
+  };
+
+  for (w = args.next(); w !== undefined; w = args.next()) {
     let name = w.text;
-    let inline: Word | undefined;
+    inline = undefined;
     if (name.startsWith('--')) {
       const eq = name.indexOf('=');
       if (eq > 0) {
@@ -85,19 +135,12 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
         name = name.slice(0, eq);
       }
     }
-    const value = (): Word => {
-      const v = inline ?? args.value(w);
-      if (v.text === '!') fail(v, 'negation with ! is not supported');
-      return v;
-    };
 
-    switch (name) {
-      case '-A':
+    switch (LONG_NAMES.get(name) ?? name) {
       case '--append':
         command(w, 'add');
         hook = chain(value());
         break;
-      case '-I':
       case '--insert': {
         command(w, 'add');
         hook = chain(value());
@@ -108,7 +151,6 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
         }
         break;
       }
-      case '-D':
       case '--delete': {
         command(w, 'delete');
         hook = chain(value());
@@ -118,16 +160,13 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
         }
         break;
       }
-      case '-t':
       case '--table': {
         once('table', w);
         const v = value();
         if (v.text !== 'filter') fail(v, `table '${v.text}' is not supported (only filter)`);
         break;
       }
-      case '-s':
-      case '--source':
-      case '--src': {
+      case '--source': {
         once('source', w);
         const v = value();
         const fams = knockerFamilies(v.text);
@@ -136,9 +175,7 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
         source = true;
         break;
       }
-      case '-d':
-      case '--destination':
-      case '--dst': {
+      case '--destination': {
         once('destination', w);
         const v = value();
         const c = parseCidr(v.text);
@@ -147,12 +184,10 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
         daddr = c.value;
         break;
       }
-      case '-i':
       case '--in-interface':
         once('in-interface', w);
         iif = interfaceName(value());
         break;
-      case '-p':
       case '--protocol': {
         once('protocol', w);
         const v = value();
@@ -163,7 +198,6 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
         else fail(v, `protocol '${v.text}' is not supported (only tcp and udp)`);
         break;
       }
-      case '-m':
       case '--match': {
         const v = value();
         if (!MATCHES.has(v.text)) fail(v, `match '${v.text}' is not supported`);
@@ -171,16 +205,14 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
         matches.set(v.text, v);
         break;
       }
-      case '--dport':
-      case '--destination-port': {
+      case '--dport': {
         const p = l4();
         if (p === null) fail(w, `'${name}' needs -p tcp or -p udp before it`);
         if (dports !== null) fail(w, 'more than one destination port match');
         dports = [iptPortRange(value(), p)];
         break;
       }
-      case '--dports':
-      case '--destination-ports': {
+      case '--dports': {
         if (!matches.has('multiport')) fail(w, `'${name}' needs -m multiport before it`);
         if (proto !== 'tcp' && proto !== 'udp') fail(w, '-m multiport needs -p tcp or -p udp before it');
         if (dports !== null) fail(w, 'more than one destination port match');
@@ -198,11 +230,7 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
         if (l4() !== 'tcp') fail(w, "'--tcp-flags' needs -p tcp before it");
         once('tcp-flags', w);
         const m = value();
-        const c = args.value(m);
-        const set = (x: Word): string[] => [...new Set(x.text.toUpperCase().split(','))].sort();
-        if (set(m).join(',') !== TCP_FLAGS_MASK.join(',') || set(c).join(',') !== 'SYN') {
-          fail(m, 'only --tcp-flags SYN,RST,ACK,FIN SYN (= --syn) is supported');
-        }
+        checkSynFlags(m, args.value(m));
         synOnly = true;
         break;
       }
@@ -216,7 +244,6 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
         newOnly = true;
         break;
       }
-      case '-j':
       case '--jump': {
         once('jump', w);
         const v = value();
@@ -224,7 +251,6 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
         accept = true;
         break;
       }
-      case '-w':
       case '--wait': {
         once('wait', w);
         // The seconds are optional: iptables takes the next word if it is no option.
@@ -237,11 +263,7 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
       case '!':
         fail(w, 'negation with ! is not supported');
       default:
-        if (OTHER_COMMANDS.has(name)) fail(w, `iptables command '${name}' is not a grant`);
-        if (name.startsWith('-')) fail(w, 'unrecognised iptables option');
-        if (TYPOGRAPHIC_DASH.test(name)) fail(w, "typographic dash instead of '-' or '--'");
-        if (name.length === 1 && SHORT_OPTIONS.has(name)) fail(w, `unexpected argument '${name}' (missing '-'?)`);
-        fail(w, `unexpected argument '${name}'`);
+        unexpected(w, name);
     }
   }
 
@@ -249,16 +271,7 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
   if (op === undefined || hook === undefined) fail(tool0, 'no -A, -I or -D INPUT|FORWARD');
   if (!source) fail(tool0, 'source is not %IP% (no -s %IP%)');
   if (!accept) fail(tool0, 'no -j ACCEPT');
-  for (const m of ['tcp', 'udp'] as const) {
-    const mw = matches.get(m);
-    if (mw !== undefined && proto !== m) fail(mw, `-m ${m} needs -p ${m}`);
-  }
-  const multiport = matches.get('multiport');
-  if (multiport !== undefined && !seen.has('dports')) fail(multiport, '-m multiport without --dports');
-  const state = matches.get('state');
-  if (state !== undefined && !seen.has('--state')) fail(state, '-m state without --state');
-  const conntrack = matches.get('conntrack');
-  if (conntrack !== undefined && !seen.has('--ctstate')) fail(conntrack, '-m conntrack without --ctstate');
+  checkMatchesUsed(matches, proto, seen);
 
   return {
     op,

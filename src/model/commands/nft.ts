@@ -4,7 +4,7 @@
 // mean the same. One command, one element, no element options.
 
 import type { Family, GrantAction } from '../grant.js';
-import { Args, fail, sliceWord, type Word } from './shell.js';
+import { Args, fail, offsetsOf, sliceWord, type Word } from './shell.js';
 import { KNOCKER } from './values.js';
 
 const FAMILIES: ReadonlyMap<string, readonly Family[]> = new Map([
@@ -35,7 +35,7 @@ function joined(args: Args): Word | undefined {
     }
     first ??= w;
     text += w.text;
-    map.push(...w.map);
+    map.push(...offsetsOf(w));
     last = w;
   }
   if (first === undefined || last === undefined) return undefined;
@@ -44,6 +44,7 @@ function joined(args: Args): Word | undefined {
 
 function nftTokens(all: Word): NftToken[] {
   const s = all.text;
+  const offsets = offsetsOf(all);
   const out: NftToken[] = [];
   const word = (from: number, to: number): Word => sliceWord(all, from, to);
   let i = 0;
@@ -59,7 +60,7 @@ function nftTokens(all: Word): NftToken[] {
       if (close < 0) fail(word(i, i + 1), 'unterminated quote');
       const w = word(i + 1, close);
       // The token as written spans the quotes.
-      out.push({ word: { ...w, start: all.map[i] ?? w.start, end: (all.map[close] ?? w.end - 1) + 1 }, quoted: true });
+      out.push({ word: { ...w, start: offsets[i] ?? w.start, end: (offsets[close] ?? w.end - 1) + 1 }, quoted: true });
       i = close + 1;
     } else {
       let j = i;

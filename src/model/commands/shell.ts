@@ -7,8 +7,8 @@
 export interface Word {
   /** The word as the command receives it (quotes and backslashes removed). */
   readonly text: string;
-  /** map[i] is the offset in the line of text[i]. */
-  readonly map: readonly number[];
+  /** map[i] is the offset in the line of text[i]; absent when that is start + i (see offsetsOf). */
+  readonly map?: readonly number[];
   /** Offset of the word's first source character (an opening quote included). */
   readonly start: number;
   /** Offset just past the word's last source character. */
@@ -56,9 +56,14 @@ export function checked(word: Word): Word {
   return word;
 }
 
+/** Where each character of the word came from in the line (map[i] for text[i]). */
+export function offsetsOf(word: Word): readonly number[] {
+  return word.map ?? Array.from({ length: word.text.length }, (_, k) => word.start + k);
+}
+
 /** Part of a word (text.slice(from, to)), keeping the character offsets. */
 export function sliceWord(word: Word, from: number, to: number = word.text.length): Word {
-  const map = word.map.slice(from, to);
+  const map = offsetsOf(word).slice(from, to);
   const first = map[0];
   const last = map[map.length - 1];
   return {
@@ -113,6 +118,26 @@ const DQ_ESCAPABLE = new Set(['$', '`', '"', '\\', '\n']);
  * command before a separator becomes a command of one problem word.
  */
 export function splitShell(line: string): ShellCommand[] {
+  return plainCommand(line) ?? splitShellSlow(line);
+}
+
+/**
+ * A line of PLAIN words and spaces only (nearly every command line): one simple command,
+ * its words found by looking for spaces, with no per-character work.
+ */
+function plainCommand(line: string): ShellCommand[] | null {
+  if (NOT_PLAIN_LINE.test(line)) return null;
+  const words: Word[] = [];
+  for (let at = 0; at < line.length; ) {
+    const space = line.indexOf(' ', at);
+    const end = space < 0 ? line.length : space;
+    if (end > at) words.push({ text: line.slice(at, end), start: at, end });
+    at = end + 1;
+  }
+  return words.length > 0 ? [words] : [];
+}
+
+function splitShellSlow(line: string): ShellCommand[] {
   const commands: ShellCommand[] = [];
   let words: Word[] = [];
   let pendingAnd: Word | undefined; // a `&&` still waiting for its right-hand command
@@ -192,20 +217,21 @@ function operatorAt(line: string, i: number): { token: string; reason: string } 
 }
 
 /**
+ * A character a line of plain words cannot hold: one outside printable ASCII and the space,
+ * or a quote, backslash, operator, expansion, glob, tilde or comment character.
+ */
+const NOT_PLAIN_LINE = /[^ -~]|['"\\$`*?[~#;&|<>()]/;
+
+/**
  * Printable ASCII that is an ordinary character everywhere in a word: not a blank, quote,
  * backslash, operator, expansion, glob, tilde, comment or redirection digit's neighbour.
  */
-const PLAIN = (() => {
-  const t = new Uint8Array(128);
-  for (let c = 0x21; c < 0x7f; c++) t[c] = 1;
-  for (const ch of `'"\\$\`*?[~#;&|<>()`) t[ch.charCodeAt(0)] = 0;
-  return t;
-})();
+const PLAIN = Uint8Array.from({ length: 128 }, (_, c) => (c > 0x20 && !NOT_PLAIN_LINE.test(String.fromCharCode(c)) ? 1 : 0));
 
 /**
- * A word of only PLAIN characters (nearly every word of a command line), followed by a blank,
- * a newline or the end: its text is the line's slice, with no per-character work.
- * Null when readWordSlow must decide (quotes, expansions, operators right after the word...).
+ * A word of only PLAIN characters, followed by a blank, a newline or the end: its text is
+ * the line's slice, so it needs no map. Null when readWordSlow must decide (quotes,
+ * expansions, operators right after the word...).
  */
 function plainWord(line: string, start: number): Word | null {
   const n = line.length;
@@ -216,9 +242,7 @@ function plainWord(line: string, start: number): Word | null {
     else if (c === 0x20 || c === 0x09 || c === 0x0a) break;
     else return null;
   }
-  const map = new Array<number>(i - start);
-  for (let k = 0; k < map.length; k++) map[k] = start + k;
-  return { text: line.slice(start, i), map, start, end: i };
+  return { text: line.slice(start, i), start, end: i };
 }
 
 function readWord(line: string, start: number): Word {

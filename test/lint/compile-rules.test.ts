@@ -1,0 +1,27 @@
+// `knockc compile` runs only COMPILE_RULES: they must find all it shows that the other rules would.
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfigFile } from '../../src/frontend/load.js';
+import { COMPILE_RULES, runRules } from '../../src/lint/rules.js';
+import { planDoors } from '../../src/model/plan.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const FILES = ['fixtures', 'fixtures/lint'].flatMap((dir) =>
+  readdirSync(join(ROOT, dir))
+    .filter((f) => f.endsWith('.conf'))
+    .map((f) => join(dir, f)),
+);
+// As in src/cli/compile.ts.
+const SHOWN: Record<'nft' | 'iptables', readonly string[]> = { nft: ['KC401', 'KC402', 'KC404'], iptables: ['KC401', 'KC402', 'KC404', 'KC406'] };
+
+describe('COMPILE_RULES', () => {
+  it.each(FILES)('report what all rules report with the codes compile shows: %s', (file) => {
+    const { config } = loadConfigFile(join(ROOT, file));
+    if (!config) return;
+    for (const target of ['nft', 'iptables'] as const) {
+      const ctx = { config, plans: planDoors(config), interfaceOption: null, target };
+      expect(runRules(ctx, COMPILE_RULES)).toEqual(runRules(ctx).filter((d) => SHOWN[target].includes(d.code)));
+    }
+  });
+});
