@@ -463,7 +463,7 @@ function lowerEntries(f: Family, knocks: KnockEntries | null, granted: Partial<R
     const k = hook === 'input' || knocks?.forward ? knocks : null;
     if (!g && !k) continue;
     const entries = new Map<string, DispatchEntry>();
-    for (const e of k?.ports ?? []) entries.set(`${e.proto}/${e.port}`, { ...e, jump: true });
+    for (const e of k?.ports ?? []) entries.set(`${e.proto}/${e.port}`, { proto: e.proto, port: e.port, chain: e.chain, jump: true });
     for (const e of g?.ports ?? []) {
       const id = `${e.proto}/${e.port}`;
       const knock = entries.get(id);
