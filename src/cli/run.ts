@@ -115,9 +115,8 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
         process.stderr.write('knockc: no door needs the runtime: the rules are loaded and the kernel does everything; exiting\n');
         return;
       }
-      writeFileSync(pidFile, `${process.pid}\n`);
-      log.line(`knockc run ${packageVersion()}: ${needed.length} door(s) handled here (${needed.map((p) => p.door.name).join(', ')}), kernel events from NFLOG group ${NOTIFY_GROUP}; ready`);
-
+      // Every signal handler is in place before the PID file and "ready": a signal sent as soon as
+      // they appear is handled, instead of ending the process by its default action.
       // SIGHUP, like knockd: read the config again and re-apply; a config that does not load
       // (or rules the kernel refuses) leaves the running one in place.
       let reloading: Promise<void> = Promise.resolve();
@@ -145,10 +144,13 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
         });
       });
 
-      const why = await new Promise<string>((res) => {
+      const stopped = new Promise<string>((res) => {
         for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => res(`${sig}`));
         void source.ended.then((w) => res(w));
       });
+      writeFileSync(pidFile, `${process.pid}\n`);
+      log.line(`knockc run ${packageVersion()}: ${needed.length} door(s) handled here (${needed.map((p) => p.door.name).join(', ')}), kernel events from NFLOG group ${NOTIFY_GROUP}; ready`);
+      const why = await stopped;
       runtime.stop();
       source.stop();
       await runtime.idle();

@@ -55,7 +55,8 @@ async function start(args: string[], untilReady = true): Promise<Running> {
   return r;
 }
 
-async function until(what: string, f: () => boolean, ms = 3000): Promise<void> {
+// Generous: beside the lab suites a reload (parse, nft -f) can take seconds; a pass takes ms.
+async function until(what: string, f: () => boolean, ms = 10_000): Promise<void> {
   const t0 = Date.now();
   while (!f()) {
     if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
