@@ -51,11 +51,9 @@ export function ensureBuilt(): void {
   }
   try {
     if (isFresh()) return;
-    const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
-    for (const step of [[tsc, '-p', 'tsconfig.json'], ['dist/tools/bundle.js']]) {
-      const r = spawnSync(process.execPath, step, { cwd: ROOT, encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`${step.join(' ')} failed:\n${r.stdout}${r.stderr}`);
-    }
+    // The package's own build script: one definition of what the built CLI is (tsc, then the bundle).
+    const r = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`npm run build failed:\n${r.stdout}${r.stderr}`);
   } finally {
     rmdirSync(lock);
   }
