@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { formatText } from '../diagnostics/format.js';
 import { lintParsed } from '../lint/lint.js';
+import { RUNTIME_CODES } from '../lint/rules.js';
 import { compileNft, NFT_DEFAULTS } from '../targets/nft.js';
 import { applyNft, ApplyRefused, locationText, type NftApplyReport } from '../apply/apply.js';
 import { formatDiff } from '../apply/diff.js';
@@ -173,7 +174,7 @@ export function registerApply(program: Command, run: Runner = localRunner): void
       const loc = nftLocation(flags);
       const size = flags.maxSources === undefined ? null : maxSources(flags.maxSources);
       const loaded = loadOrExit(file);
-      const warnings = lintParsed(loaded, { interfaceOption: flags.interface ?? null, target: 'nft' }).filter((d) => ['KC401', 'KC402', 'KC404'].includes(d.code));
+      const warnings = lintParsed(loaded, { interfaceOption: flags.interface ?? null, target: 'nft' }).filter((d) => RUNTIME_CODES.includes(d.code));
       if (warnings.length) process.stderr.write(formatText(warnings, process.stderr.isTTY === true));
       const compiled = compiledOrExit(() =>
         compileNft(loaded.config, {
@@ -237,7 +238,7 @@ function compileBoth(config: LoadedConfig['config'], flags: ApplyFlags, file: st
 async function applyIptablesCommand(run: Runner, file: string, flags: ApplyFlags, cmd: Command): Promise<void> {
   refuseNftOptions(cmd, ['table', 'into', 'chain', 'forwardChain', 'maxSources']);
   const loaded = loadOrExit(file);
-  const warnings = lintParsed(loaded, { interfaceOption: flags.interface ?? null, target: 'iptables' }).filter((d) => ['KC401', 'KC402', 'KC404'].includes(d.code));
+  const warnings = lintParsed(loaded, { interfaceOption: flags.interface ?? null, target: 'iptables' }).filter((d) => RUNTIME_CODES.includes(d.code));
   if (warnings.length) process.stderr.write(formatText(warnings, process.stderr.isTTY === true));
   const compiled = compileBoth(loaded.config, flags, file);
   await hostStep(async () => {

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { compareDiagnostics } from '../diagnostics/diagnostic.js';
 import { formatText } from '../diagnostics/format.js';
-import { COMPILE_RULES, runRules } from '../lint/rules.js';
+import { COMPILE_RULES, RUNTIME_CODES, runRules } from '../lint/rules.js';
 import { planDoors } from '../model/plan.js';
 import { compileIptables, IPTABLES_DEFAULTS } from '../targets/iptables.js';
 import { compileNft, NFT_DEFAULTS, type NftOptions } from '../targets/nft.js';
@@ -78,7 +78,7 @@ export function registerCompile(program: Command): void {
       const wrong = (flags.target === 'iptables' ? NFT_ONLY : IPTABLES_ONLY).find(given);
       if (wrong) usage(`${flagName(wrong)} does not apply to --target ${flags.target}`);
       const loaded = loadOrExit(file);
-      const shown = flags.target === 'iptables' ? ['KC401', 'KC402', 'KC404', 'KC406'] : ['KC401', 'KC402', 'KC404'];
+      const shown = flags.target === 'iptables' ? [...RUNTIME_CODES, 'KC406'] : RUNTIME_CODES;
       // The shown part of lintParsed's findings (only the rules that can report it run), with
       // door plans made once for the lint rules and the generator (planning is a tenth of a big compile).
       const plans = planDoors(loaded.config);

@@ -15,7 +15,6 @@ export function knockText(k: Knock, door: Door): string {
 }
 
 export function grantText(t: GrantTarget): string {
-  if (t.kind === 'set-element') return `element of set ${t.set.family} ${t.set.table} @${t.set.set}`;
   const m = t.match;
   const parts: string[] = [];
   parts.push(m.proto ?? 'all traffic');
@@ -37,7 +36,7 @@ export function planText(p: FamilyPlan): string {
     case 'nothing':
       return `nothing (${p.why})`;
     case 'runtime':
-      return `runs a command through \`knockc run\` (${p.code === 'KC401' ? `"${p.token}": ${p.reason}` : p.reason})`;
+      return `runs a command through \`knockc run\` (${p.code === 'KC402' ? p.reason : `"${p.token}": ${p.reason}`})`;
     case 'kernel': {
       const parts = [
         ...p.opens.map((g) => `opens ${grantText(g.target)} ${lifetimeText(g.lifetime)}`),

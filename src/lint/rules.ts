@@ -149,7 +149,8 @@ const runtimeNeeds: Rule = ({ plans }, report) => {
       const id = `${plan.range.start.line}:${plan.range.start.col}:${plan.code}`;
       if (seen.has(id)) continue;
       seen.add(id);
-      const what = plan.code === 'KC401' ? `"${plan.token}" not understood (${plan.reason})` : plan.reason;
+      const what =
+        plan.code === 'KC401' ? `"${plan.token}" not understood (${plan.reason})` : plan.code === 'KC402' ? plan.reason : `"${plan.token}": ${plan.reason}`;
       report(plan.code, `[${p.door.name}] needs the runtime: ${what}`, plan.range);
     }
     if (p.door.sequenceFrom.kind === 'one-time') {
@@ -176,7 +177,10 @@ export const RULES: readonly Rule[] = [
   duplicateNames, commandPairs, ipv4OnlyForIpv6, flags, sequences, knockOnOpenedPort, runtimeNeeds, environment, recentLists,
 ];
 
-/** The only rules that report the codes compile shows (KC401, KC402, KC404, KC406). */
+/** The codes that say a door needs the runtime (compile and apply show them). */
+export const RUNTIME_CODES: readonly string[] = ['KC401', 'KC402', 'KC404', 'KC407', 'KC408'];
+
+/** The only rules that report the codes compile shows (RUNTIME_CODES, and KC406 for iptables). */
 export const COMPILE_RULES: readonly Rule[] = [runtimeNeeds, recentLists];
 
 export function runRules(ctx: LintContext, rules: readonly Rule[] = RULES): Diagnostic[] {

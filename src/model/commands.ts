@@ -11,35 +11,49 @@
 // as written (quotes included), so line.slice(offset, offset + token.length)
 // is the token.
 //
-// Recognised (any directory prefix on the command name):
+// Recognised (a bare name, or one of the standard system directories before it:
+// a program anywhere else may be anything, so the runtime runs it, as knockd would):
 //   iptables, iptables-legacy, iptables-nft            (family ip)
 //   ip6tables, ip6tables-legacy, ip6tables-nft         (family ip6)
-//       -A|-I CHAIN [N] | -D CHAIN  (INPUT or FORWARD; -D by rule number is opaque)
+//       -A|-I CHAIN [1] | -D CHAIN  (INPUT or FORWARD; -D by rule number is opaque,
+//       -I at a position past 1 depends on the chain's length: KC407)
 //       -s %IP%[/32|/128] (required)  [-t filter] [-d ADDR[/LEN]] [-i IFACE]
 //       [-p tcp|udp|6|17|all] [-m tcp|udp] [--dport N|A:B|:B|A:]
 //       [-m multiport --dports LIST] [--syn | --tcp-flags SYN,RST,ACK,FIN SYN]
 //       [-m state --state NEW] [-m conntrack --ctstate NEW] [-w [S]]  -j ACCEPT (required)
-//   ufw [delete | insert N | prepend] allow [in [on IFACE]] from %IP%
+//       (`--opt=value` only where iptables 1.8 reads it: see commands/iptables.ts)
+//   ufw [delete | prepend] allow [in [on IFACE]] from %IP%
 //       [to any|ADDR [port N|A:B|LIST]] [proto tcp|udp]          (families ip and ip6)
-//   firewall-cmd [--zone=Z] [-q] --add-rich-rule=R | --remove-rich-rule=R
+//   firewall-cmd [-q] --add-rich-rule=R | --remove-rich-rule=R   (the default zone)
 //       R: rule family="ipv4"|"ipv6" source address="%IP%"
 //          [port port="N|A-B" protocol="tcp|udp" | service name="ssh|http|https"] accept
-//   nft add|delete element [ip|ip6|inet] TABLE SET { %IP% }      (a 'set-element' grant)
+// Understood but left to the runtime (KC408): nft add|delete element (the kernel rules
+// cannot know the user's set's type and flags), firewall-cmd --zone=Z.
+//
+// What a whole line does for one family (the shell's control flow, the order of the
+// commands, which of them fail) is worked out in line-effect.ts.
 
-import type { CommandAnalysis, GrantAction } from './grant.js';
+import type { CommandAnalysis, GrantAction, GrantCommand } from './grant.js';
 import { analyseFirewallCmd } from './commands/firewalld.js';
 import { analyseIptables, IPTABLES_TOOLS } from './commands/iptables.js';
 import { analyseNft } from './commands/nft.js';
 import { Args, checked, fail, Opaque, splitShell, type ShellCommand } from './commands/shell.js';
+export { lineEffect, type KeyedEffect, type LineEffect } from './line-effect.js';
 import { analyseUfw } from './commands/ufw.js';
 
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
+/** Where a distribution installs the real tools; knockd's PATH finds a bare name there too. */
+const SYSTEM_DIRS = new Set(['/sbin', '/usr/sbin', '/bin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin']);
 
 function analyseSimple(words: ShellCommand): GrantAction[] {
   const args = new Args(words);
   const name = checked(args.command);
   if (ASSIGNMENT.test(name.text)) fail(name, 'environment assignment before a command is not supported');
-  const base = name.text.slice(name.text.lastIndexOf('/') + 1);
+  const slash = name.text.lastIndexOf('/');
+  const base = name.text.slice(slash + 1);
+  if (slash >= 0 && !SYSTEM_DIRS.has(name.text.slice(0, slash))) {
+    fail(name, `'${name.text}' is not in a standard system directory: knockc cannot know what program it is`);
+  }
   const family = IPTABLES_TOOLS.get(base);
   if (family !== undefined) return [analyseIptables(args, base, family)];
   switch (base) {
@@ -48,7 +62,7 @@ function analyseSimple(words: ShellCommand): GrantAction[] {
     case 'firewall-cmd':
       return [analyseFirewallCmd(args, base)];
     case 'nft':
-      return [analyseNft(args, base)];
+      return analyseNft(args);
     case 'sudo':
       fail(name, "command 'sudo' is not a firewall grant (knockd already runs commands as root)");
     default:
@@ -71,14 +85,13 @@ export function analyseCommand(line: string): CommandAnalysis {
 
 function analyseUncached(line: string): CommandAnalysis {
   try {
-    const commands = splitShell(line);
-    if (commands.length === 0) return { kind: 'empty' };
-    const actions: GrantAction[] = [];
-    for (const words of commands) actions.push(...analyseSimple(words));
-    return { kind: 'grants', actions };
+    const list = splitShell(line);
+    if (list.length === 0) return { kind: 'empty' };
+    const commands: GrantCommand[] = list.map((c) => ({ join: c.join, actions: analyseSimple(c.words) }));
+    return { kind: 'grants', commands };
   } catch (e) {
     if (e instanceof Opaque) {
-      return { kind: 'opaque', token: line.slice(e.offset, e.end), offset: e.offset, reason: e.reason };
+      return { kind: 'opaque', code: e.code, token: line.slice(e.offset, e.end), offset: e.offset, reason: e.reason };
     }
     throw e;
   }

@@ -31,34 +31,52 @@ export interface GrantMatch {
   readonly newOnly: boolean;
 }
 
-/** A grant kept in a set the user owns (nft add element ... { %IP% }). */
-export interface SetElementTarget {
-  readonly family: string; // nft table family: ip, ip6, inet
-  readonly table: string;
-  readonly set: string;
-}
+// (nft set elements are not grants: knockc cannot see a user's set's type and flags, so
+// the runtime adds them; see commands/nft.ts.)
+export type GrantTarget = { readonly kind: 'filter'; readonly match: GrantMatch };
 
-export type GrantTarget =
-  | { readonly kind: 'filter'; readonly match: GrantMatch }
-  | { readonly kind: 'set-element'; readonly set: SetElementTarget };
+/**
+ * How the tool keeps its rules, which decides what a repeated add or a delete does:
+ * 'copies' (iptables: every add is one more copy, a delete removes one and FAILS when there
+ * is none); 'set' (ufw, firewalld: adding an existing rule and deleting an absent one both
+ * succeed and change nothing).
+ */
+export type RuleStore = 'copies' | 'set';
 
 export interface GrantAction {
   readonly op: 'add' | 'delete';
-  /** Which address families the command acts on (iptables: ip, ip6tables: ip6, ufw: both). */
+  /**
+   * The knocker families for which the command succeeds (iptables: ip, ip6tables: ip6, ufw:
+   * both); for the other family it fails (exit status non-zero) and changes nothing.
+   */
   readonly families: readonly Family[];
   readonly target: GrantTarget;
   /** Tool that was recognised, for explain output ("iptables", "ufw", ...). */
   readonly tool: string;
+  /**
+   * Which rule set the command changes: commands change the same rules only when they name
+   * the same store ("iptables" and "iptables-legacy" may be different rule sets).
+   */
+  readonly store: { readonly name: string; readonly kind: RuleStore };
   /** Character offset of this command within the command line (0-based). */
   readonly offset: number;
+}
+
+/** One simple command of the line, how it is joined to the one before, and what it does when it runs. */
+export interface GrantCommand {
+  readonly join: ';' | '&&' | '||';
+  /** Usually one; ufw's `port N` without proto adds a tcp and a udp rule in one command. */
+  readonly actions: readonly GrantAction[];
 }
 
 /** Result of reading one start/stop command line. */
 export type CommandAnalysis =
   | { readonly kind: 'empty' }
-  | { readonly kind: 'grants'; readonly actions: readonly GrantAction[] }
+  | { readonly kind: 'grants'; readonly commands: readonly GrantCommand[] }
   | {
       readonly kind: 'opaque';
+      /** KC401 not understood, KC407 depends on run-time state, KC408 not reproducible in the kernel. */
+      readonly code: 'KC401' | 'KC407' | 'KC408';
       /** The first token that was not understood, and where it starts in the line. */
       readonly token: string;
       readonly offset: number;
@@ -67,10 +85,6 @@ export type CommandAnalysis =
 
 /** Stable text key: two grants with equal keys open the same hole. */
 export function grantKey(target: GrantTarget): string {
-  if (target.kind === 'set-element') {
-    const s = target.set;
-    return `set:${s.family}/${s.table}/${s.set}`;
-  }
   const m = target.match;
   const ports = m.dports === null ? '*' : m.dports.map((r) => (r.lo === r.hi ? `${r.lo}` : `${r.lo}-${r.hi}`)).join(',');
   return (

@@ -22,7 +22,7 @@ import { readTarget } from '../frontend/address.js';
 import type { Family, GrantMatch, Hook } from './grant.js';
 import type { Chain, DispatchEntry, Line, Match, Program, Rule, SetDecl, Stmt, Verdict } from './ir.js';
 import { rule } from './ir.js';
-import { FAMILIES, planDoors, runtimeActs, type DoorPlan, type GrantRef, type Lifetime, type PlanContext } from './plan.js';
+import { FAMILIES, planDoors, runtimeActs, type DoorPlan, type GrantRef, type Lifetime } from './plan.js';
 import { NOTIFY_GROUP, notifyPrefix, oneTimeLine } from './notify.js';
 
 export type Mode = 'standalone' | 'into';
@@ -37,7 +37,6 @@ export interface LowerOptions {
   readonly families: readonly Family[];
   /** NFLOG group for runtime notifications. */
   readonly notifyGroup: number;
-  readonly plan?: PlanContext;
 }
 
 export const DEFAULT_LOWER: LowerOptions = { mode: 'standalone', iface: null, log: false, families: FAMILIES, notifyGroup: NOTIFY_GROUP };
@@ -107,9 +106,9 @@ interface GrantInfo {
   readonly lifetimes: Map<string, Lifetime>;
 }
 
-/** `given`: planDoors(config, opts.plan) when the caller has it already. */
+/** `given`: planDoors(config) when the caller has it already. */
 export function lower(config: KnockdConfig, opts: LowerOptions = DEFAULT_LOWER, given?: readonly DoorPlan[]): Program {
-  const plans = given ?? planDoors(config, opts.plan ?? {});
+  const plans = given ?? planDoors(config);
   const sets: SetDecl[] = [];
   const chains: Chain[] = [];
   const entries: Record<string, Partial<Record<Hook, string>>> = {};

@@ -3,8 +3,8 @@
 // only the runtime can run. Shared by lint, explain and every generator.
 import type { Door, KnockdConfig, Located, Setting } from '../frontend/config.js';
 import type { Range } from '../frontend/source.js';
-import { analyseCommand } from './commands.js';
-import { grantKey, type CommandAnalysis, type Family, type GrantAction, type GrantTarget } from './grant.js';
+import type { Family, GrantTarget } from './grant.js';
+import { lineEffect, type KeyedEffect, type LineEffect } from './line-effect.js';
 
 export const FAMILIES: readonly Family[] = ['ip', 'ip6'];
 
@@ -25,7 +25,14 @@ export type FamilyPlan =
       readonly opens: ReadonlyArray<GrantRef & { readonly lifetime: Lifetime }>;
       readonly revokes: readonly GrantRef[];
     }
-  | { readonly kind: 'runtime'; readonly code: 'KC401' | 'KC402'; readonly reason: string; readonly range: Range; readonly token: string };
+  | {
+      readonly kind: 'runtime';
+      /** KC401 not understood, KC402 stop is not the start's inverse, KC407 depends on run-time state, KC408 not reproducible in the kernel. */
+      readonly code: 'KC401' | 'KC402' | 'KC407' | 'KC408';
+      readonly reason: string;
+      readonly range: Range;
+      readonly token: string;
+    };
 
 export interface DoorPlan {
   readonly door: Door;
@@ -34,11 +41,6 @@ export interface DoorPlan {
   readonly families: Readonly<Record<Family, FamilyPlan>>;
   /** The runtime must run for this door to do all it should (commands, or one-time sequences). */
   readonly needsRuntime: boolean;
-}
-
-export interface PlanContext {
-  /** Under --into, sets of this nft table can be filled by kernel rules. */
-  readonly intoTable?: { readonly family: string; readonly name: string } | null;
 }
 
 export interface Cmd {
@@ -68,16 +70,12 @@ function rangeAt(cmd: Cmd, offset: number, length: number): Range {
   };
 }
 
-function analyse(cmd: Cmd): CommandAnalysis {
-  return analyseCommand(cmd.text);
+function runtimeAt(cmd: Cmd, e: Extract<LineEffect, { kind: 'runtime' }>): FamilyPlan {
+  return { kind: 'runtime', code: e.code, reason: e.reason, token: e.token, range: rangeAt(cmd, e.offset, e.token.length) };
 }
 
-function keyOf(a: GrantAction, family: Family): string {
-  return `${family}|${grantKey(a.target)}`;
-}
-
-function refOf(a: GrantAction, family: Family): GrantRef {
-  return { key: keyOf(a, family), family, target: a.target, tool: a.tool };
+function refOf(e: KeyedEffect, family: Family): GrantRef {
+  return { key: `${family}|${e.key}`, family, target: e.action.target, tool: e.action.tool };
 }
 
 /** A grant opened for this lifetime (spelt out: a `{ ...g, lifetime }` copy is several times larger). */
@@ -85,59 +83,38 @@ function opening(g: GrantRef, lifetime: Lifetime): GrantRef & { readonly lifetim
   return { key: g.key, family: g.family, target: g.target, tool: g.tool, lifetime };
 }
 
-/** Whether two lists hold the same keys, repeats aside (a command line's few grants: lists beat sets). */
-function sameKeys(a: readonly string[], b: readonly string[]): boolean {
-  return a.every((k) => b.includes(k)) && b.every((k) => a.includes(k));
-}
-
-/** Set-element grants can live in the kernel only inside the table that owns the set. */
-function kernelCan(a: GrantAction, ctx: PlanContext): boolean {
-  if (a.target.kind !== 'set-element') return true;
-  const into = ctx.intoTable;
-  return !!into && into.family === a.target.set.family && into.name === a.target.set.table;
-}
-
-function planFamily(door: Door, family: Family, ctx: PlanContext): FamilyPlan {
+function planFamily(door: Door, family: Family): FamilyPlan {
   const { start, stop } = familyCommands(door, family);
   // knockd runs nothing (not even the stop command) without a non-empty start command.
   if (!start || start.text === '') return { kind: 'nothing', why: 'no start command' };
-  const s = analyse(start);
+  const s = lineEffect(start.text, family);
   if (s.kind === 'empty') return { kind: 'nothing', why: 'empty start command' };
-  if (s.kind === 'opaque') {
-    return { kind: 'runtime', code: 'KC401', reason: s.reason, token: s.token, range: rangeAt(start, s.offset, s.token.length) };
-  }
-  const mine = s.actions.filter((a) => a.families.includes(family));
-  if (mine.length === 0) {
-    return { kind: 'nothing', why: `the start command acts on ${family === 'ip6' ? 'IPv4' : 'IPv6'} only and fails for this family` };
-  }
-  const blocked = mine.find((a) => !kernelCan(a, ctx));
-  if (blocked) {
+  if (s.kind === 'runtime') return runtimeAt(start, s);
+  if (s.effects.length === 0) {
+    const other = family === 'ip6' ? 'IPv4' : 'IPv6';
+    const acts = lineEffect(start.text, family === 'ip' ? 'ip6' : 'ip');
     return {
-      kind: 'runtime',
-      code: 'KC401',
-      reason: 'set element of a table knockc does not write to (use --into with that table)',
-      token: blocked.tool,
-      range: rangeAt(start, blocked.offset, blocked.tool.length),
+      kind: 'nothing',
+      why:
+        acts.kind === 'effects' && acts.effects.length > 0
+          ? `the start command acts on ${other} only and fails for this family`
+          : 'the start command changes no rule for this family',
     };
   }
-  const adds = mine.filter((a) => a.op === 'add').map((a) => refOf(a, family));
-  const deletes = mine.filter((a) => a.op === 'delete').map((a) => refOf(a, family));
+  const adds = s.effects.filter((e) => e.effect === 'open').map((e) => refOf(e, family));
+  const deletes = s.effects.filter((e) => e.effect === 'revoke').map((e) => refOf(e, family));
 
   if (!stop) {
     return { kind: 'kernel', opens: adds.map((g) => opening(g, { kind: 'until-revoked' })), revokes: deletes };
   }
-  const t = analyse(stop);
-  if (t.kind === 'opaque') {
-    return { kind: 'runtime', code: 'KC401', reason: t.reason, token: t.token, range: rangeAt(stop, t.offset, t.token.length) };
-  }
-  const stopMine = t.kind === 'grants' ? t.actions.filter((a) => a.families.includes(family)) : [];
+  const t = lineEffect(stop.text, family);
+  if (t.kind === 'runtime') return runtimeAt(stop, t);
+  const stopEffects = t.kind === 'effects' ? t.effects : [];
+  // The stop command must take away exactly what the start command gave, nothing else.
   const inverse =
     deletes.length === 0 &&
-    stopMine.every((a) => a.op === 'delete') &&
-    sameKeys(
-      adds.map((g) => g.key),
-      stopMine.map((a) => keyOf(a, family)),
-    );
+    stopEffects.length === adds.length &&
+    stopEffects.every((e) => e.effect === 'revoke' && adds.some((g) => g.key === `${family}|${e.key}`));
   if (!inverse) {
     return {
       kind: 'runtime',
@@ -159,8 +136,8 @@ function slug(name: string): string {
   return s.slice(0, 24) || 'door';
 }
 
-export function planDoor(door: Door, ctx: PlanContext = {}): DoorPlan {
-  const families = { ip: planFamily(door, 'ip', ctx), ip6: planFamily(door, 'ip6', ctx) };
+export function planDoor(door: Door): DoorPlan {
+  const families = { ip: planFamily(door, 'ip'), ip6: planFamily(door, 'ip6') };
   const needsRuntime = door.sequenceFrom.kind === 'one-time' || FAMILIES.some((f) => families[f].kind === 'runtime');
   return { door, id: `d${door.index}_${slug(door.name)}`, families, needsRuntime };
 }
@@ -174,6 +151,6 @@ export function runtimeActs(p: DoorPlan, f: Family): boolean {
   return p.door.sequenceFrom.kind === 'one-time' || p.families[f].kind === 'runtime';
 }
 
-export function planDoors(config: KnockdConfig, ctx: PlanContext = {}): DoorPlan[] {
-  return config.doors.map((d) => planDoor(d, ctx));
+export function planDoors(config: KnockdConfig): DoorPlan[] {
+  return config.doors.map((d) => planDoor(d));
 }

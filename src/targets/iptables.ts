@@ -677,9 +677,8 @@ export function compileIptables(config: KnockdConfig, o: IptablesOptions, plans?
     log: o.log,
     families: [o.family],
     notifyGroup: o.notifyGroup,
-    plan: {},
   };
-  const doorPlans = plans ?? planDoors(config, lowerOpts.plan);
+  const doorPlans = plans ?? planDoors(config);
   checkTimeouts(doorPlans, o.family);
   const program = lower(config, lowerOpts, doorPlans);
   const ruleset = toRuleset(program, o.family);

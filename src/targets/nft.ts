@@ -129,10 +129,8 @@ export function compileNft(config: KnockdConfig, o: NftOptions, plans?: readonly
     log: o.log,
     families,
     notifyGroup: o.notifyGroup,
-    plan: o.into ? { intoTable: { family: o.into.family, name: o.into.table } } : {},
   };
-  // --into plans in the context of the user's table: the caller's plans are for standalone.
-  const doorPlans = plans && !o.into ? plans : planDoors(config, lowerOpts.plan);
+  const doorPlans = plans ?? planDoors(config);
   const program = lower(config, lowerOpts, doorPlans);
   const inlined = inlinedEntries(program);
   const hookView = (hook: Hook) =>

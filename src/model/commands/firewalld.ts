@@ -1,4 +1,6 @@
-// firewall-cmd [--zone=Z] [-q] --add-rich-rule=RULE | --remove-rich-rule=RULE
+// firewall-cmd [-q] --add-rich-rule=RULE | --remove-rich-rule=RULE   (the default zone;
+// with --zone=Z the rule applies to that zone's interfaces and sources only, which knockc
+// cannot see: such a command is understood, and left to the runtime)
 // with RULE: rule family="ipv4"|"ipv6" source address="%IP%"
 //            [port port="N|A-B" protocol="tcp|udp" | service name="ssh|http|https"] accept
 // (elements and attributes in any order, as firewalld reads them).
@@ -168,7 +170,7 @@ export function analyseFirewallCmd(args: Args, tool: string): GrantAction {
   const tool0 = args.command;
   let op: 'add' | 'delete' | undefined;
   let rule: Word | undefined;
-  let zone = false;
+  let zone: Word | undefined;
   for (let w = args.next(); w !== undefined; w = args.next()) {
     const eq = w.text.startsWith('--') ? w.text.indexOf('=') : -1;
     const name = eq < 0 ? w.text : w.text.slice(0, eq);
@@ -181,8 +183,8 @@ export function analyseFirewallCmd(args: Args, tool: string): GrantAction {
         rule = inline ?? args.value(w);
         break;
       case '--zone': {
-        if (zone) fail(w, "'--zone' given twice");
-        zone = true;
+        if (zone !== undefined) fail(w, "'--zone' given twice");
+        zone = w;
         const z = inline ?? args.value(w);
         if (!/^[A-Za-z0-9_+-]+$/.test(z.text)) fail(z, `bad zone name '${z.text}'`);
         break;
@@ -201,6 +203,9 @@ export function analyseFirewallCmd(args: Args, tool: string): GrantAction {
   }
   if (op === undefined || rule === undefined) fail(tool0, 'no --add-rich-rule or --remove-rich-rule');
   const r = parseRich(rule);
+  if (zone !== undefined) {
+    fail(zone, "a zone's rules apply only to the interfaces and sources of that zone, which knockc cannot see", 'KC408');
+  }
   const match: GrantMatch = {
     hook: 'input',
     proto: r.proto,
@@ -210,5 +215,5 @@ export function analyseFirewallCmd(args: Args, tool: string): GrantAction {
     synOnly: false,
     newOnly: false,
   };
-  return { op, families: r.families, target: { kind: 'filter', match }, tool, offset: tool0.start };
+  return { op, families: r.families, target: { kind: 'filter', match }, tool, store: { name: 'firewalld', kind: 'set' }, offset: tool0.start };
 }

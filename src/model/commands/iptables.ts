@@ -33,6 +33,14 @@ const LONG_NAMES: ReadonlyMap<string, string> = new Map([
   ['-i', '--in-interface'], ['-p', '--protocol'], ['-m', '--match'], ['--destination-port', '--dport'],
   ['--destination-ports', '--dports'], ['-j', '--jump'], ['-w', '--wait'],
 ]);
+/**
+ * The long options iptables 1.8 reads from `--option=value`. The others take their value
+ * from the whole word (iptables reads argv[optind - 1], not getopt's optarg), so
+ * `--source=ADDR` fails with "host/network `--source=ADDR' not found", `--protocol=tcp` with
+ * "unknown protocol", `--jump=ACCEPT` with "Chain '--jump=ACCEPT' does not exist". Checked
+ * against the real iptables and ip6tables, nft and legacy: test/differential/.
+ */
+const INLINE_OK = new Set(['--append', '--insert', '--delete', '--table', '--match', '--dport', '--dports', '--tcp-flags', '--state', '--ctstate', '--wait']);
 const MATCHES = new Set(['tcp', 'udp', 'multiport', 'state', 'conntrack']);
 const L4_MATCHES = ['tcp', 'udp'] as const;
 // Other iptables commands, for a clearer message than "unrecognised option".
@@ -136,7 +144,11 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
       }
     }
 
-    switch (LONG_NAMES.get(name) ?? name) {
+    const long = LONG_NAMES.get(name) ?? name;
+    if (inline !== undefined && !INLINE_OK.has(long)) {
+      fail(w, `iptables does not read '${name}=VALUE' (it takes the whole word as the value and fails)`);
+    }
+    switch (long) {
       case '--append':
         command(w, 'add');
         hook = chain(value());
@@ -148,6 +160,8 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
         if (p !== undefined && !isOptionLike(p)) {
           const n = args.next() as Word;
           if (!/^[1-9][0-9]*$/.test(n.text)) fail(n, `bad rule number '${n.text}'`);
+          // Inserting at N fails when the chain holds fewer than N - 1 rules at that moment.
+          if (n.text !== '1') fail(n, `inserting at position ${n.text} fails when the chain holds fewer than ${Number(n.text) - 1} rules`, 'KC407');
         }
         break;
       }
@@ -281,6 +295,8 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
       match: { hook, proto: proto ?? null, dports, daddr, iif, synOnly, newOnly },
     },
     tool,
+    // iptables and ip6tables share a back end; -legacy and -nft may be other rule sets than the plain name's.
+    store: { name: tool.replace(/^ip6tables/, 'iptables'), kind: 'copies' },
     offset: tool0.start,
   };
 }

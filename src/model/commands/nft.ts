@@ -2,16 +2,16 @@
 // nft joins its arguments with blanks and parses the result, so
 // `nft add element inet t s '{ %IP% }'` and `nft 'add element inet t s { %IP% }'`
 // mean the same. One command, one element, no element options.
+//
+// Understood, never compiled (KC408): what the element does depends on the user's set (its
+// type decides which family's address fits, its flags whether rules may fill it, the
+// user's rules what it opens), none of which the compiled rules can see or check. The
+// runtime runs the command as knockd would.
 
-import type { Family, GrantAction } from '../grant.js';
-import { Args, fail, offsetsOf, sliceWord, type Word } from './shell.js';
+import { Args, fail, failAt, offsetsOf, sliceWord, type Word } from './shell.js';
 import { KNOCKER } from './values.js';
 
-const FAMILIES: ReadonlyMap<string, readonly Family[]> = new Map([
-  ['ip', ['ip']],
-  ['ip6', ['ip6']],
-  ['inet', ['ip', 'ip6']],
-]);
+const FAMILIES = new Set(['ip', 'ip6', 'inet']);
 const OTHER_FAMILIES = new Set(['arp', 'bridge', 'netdev']);
 const IDENTIFIER = /^[A-Za-z_.][A-Za-z0-9_./-]*$/;
 
@@ -72,7 +72,7 @@ function nftTokens(all: Word): NftToken[] {
   return out;
 }
 
-export function analyseNft(args: Args, tool: string): GrantAction {
+export function analyseNft(args: Args): never {
   const tool0 = args.command;
   const all = joined(args);
   if (all === undefined) fail(tool0, 'nft without a command');
@@ -125,11 +125,5 @@ export function analyseNft(args: Args, tool: string): GrantAction {
   if (extra?.word.text === ';') bad(extra, 'only one nft command is supported');
   if (extra !== undefined) bad(extra, 'unexpected text after the element');
 
-  return {
-    op: verb.word.text === 'add' ? 'add' : 'delete',
-    families: FAMILIES.get(family) as readonly Family[],
-    target: { kind: 'set-element', set: { family, table: table.word.text, set: set.word.text } },
-    tool,
-    offset: tool0.start,
-  };
+  failAt(tool0.start, tool0.end - tool0.start, `nft set element of ${family} ${table.word.text} @${set.word.text}: the compiled rules cannot see that set's type and flags`, 'KC408');
 }

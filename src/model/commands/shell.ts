@@ -1,5 +1,6 @@
 // The small part of /bin/sh that knockd's command lines need: words with
-// quotes and backslashes, and the separators `;` and `&&`. Every other shell
+// quotes and backslashes, and the separators `;`, `&&` and `||` (an and-or
+// list: the joins are kept, since `A && B` runs B only when A succeeds). Every other shell
 // construct is kept as a "problem" on the word where it occurs, so that the
 // command analysers report it when (and only if) they reach it, in line order.
 
@@ -26,6 +27,15 @@ export interface Problem {
 /** A simple command: its words, the first being the command name. Never empty. */
 export type ShellCommand = readonly Word[];
 
+/** How a command is joined to the one before it: always run, run on success, run on failure. */
+export type Join = ';' | '&&' | '||';
+
+/** One command of a list and the operator before it (';' for the first). */
+export interface Listed {
+  readonly join: Join;
+  readonly words: ShellCommand;
+}
+
 /**
  * Thrown by the analysers; turned into an opaque result at the top, whose
  * token is the line's text from `offset` to `end`: the token as written,
@@ -36,18 +46,26 @@ export class Opaque extends Error {
     readonly offset: number,
     readonly end: number,
     readonly reason: string,
+    readonly code: OpaqueCode = 'KC401',
   ) {
     super(reason);
   }
 }
 
-export function fail(word: Word, reason: string): never {
-  throw new Opaque(word.start, word.end, reason);
+/**
+ * Why a line goes to the runtime: KC401 knockc cannot tell what it does; KC407 what it does
+ * depends on the firewall's state when it runs; KC408 knockc understands it but cannot
+ * reproduce it exactly in the kernel.
+ */
+export type OpaqueCode = 'KC401' | 'KC407' | 'KC408';
+
+export function fail(word: Word, reason: string, code?: OpaqueCode): never {
+  throw new Opaque(word.start, word.end, reason, code);
 }
 
 /** Fails at `length` characters of the line from `offset`. */
-export function failAt(offset: number, length: number, reason: string): never {
-  throw new Opaque(offset, offset + length, reason);
+export function failAt(offset: number, length: number, reason: string, code?: OpaqueCode): never {
+  throw new Opaque(offset, offset + length, reason, code);
 }
 
 /** Throws the word's problem, if it has one; returns the word otherwise. */
@@ -113,11 +131,12 @@ const FAKE_SPACE = /[\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufe
 const DQ_ESCAPABLE = new Set(['$', '`', '"', '\\', '\n']);
 
 /**
- * Splits a command line into simple commands at `;`, `&&` and newlines
- * (outside quotes). Unsupported constructs become problems on words; an empty
- * command before a separator becomes a command of one problem word.
+ * Splits a command line into simple commands at `;`, `&&`, `||` and newlines
+ * (outside quotes), keeping how each is joined to the one before. Unsupported
+ * constructs become problems on words; an empty command before a separator
+ * becomes a command of one problem word.
  */
-export function splitShell(line: string): ShellCommand[] {
+export function splitShell(line: string): Listed[] {
   return plainCommand(line) ?? splitShellSlow(line);
 }
 
@@ -125,7 +144,7 @@ export function splitShell(line: string): ShellCommand[] {
  * A line of PLAIN words and spaces only (nearly every command line): one simple command,
  * its words found by looking for spaces, with no per-character work.
  */
-function plainCommand(line: string): ShellCommand[] | null {
+function plainCommand(line: string): Listed[] | null {
   if (NOT_PLAIN_LINE.test(line)) return null;
   const words: Word[] = [];
   for (let at = 0; at < line.length; ) {
@@ -134,13 +153,14 @@ function plainCommand(line: string): ShellCommand[] | null {
     if (end > at) words.push({ text: line.slice(at, end), start: at, end });
     at = end + 1;
   }
-  return words.length > 0 ? [words] : [];
+  return words.length > 0 ? [{ join: ';', words }] : [];
 }
 
-function splitShellSlow(line: string): ShellCommand[] {
-  const commands: ShellCommand[] = [];
+function splitShellSlow(line: string): Listed[] {
+  const commands: Listed[] = [];
   let words: Word[] = [];
-  let pendingAnd: Word | undefined; // a `&&` still waiting for its right-hand command
+  let join: Join = ';'; // how the command being read is joined to the one before
+  let pending: Word | undefined; // a `&&` or `||` still waiting for its right-hand command
   const n = line.length;
   let i = 0;
 
@@ -153,11 +173,12 @@ function splitShellSlow(line: string): ShellCommand[] {
   });
   const endCommand = (sep: string, at: number): void => {
     if (words.length > 0) {
-      commands.push(words);
+      commands.push({ join, words });
       words = [];
     } else if (sep !== '\n') {
-      commands.push([problemWord(sep, at, `empty command before '${sep}'`)]);
+      commands.push({ join, words: [problemWord(sep, at, `empty command before '${sep}'`)] });
     }
+    join = sep === '&&' || sep === '||' ? sep : ';';
   };
 
   while (i < n) {
@@ -167,7 +188,8 @@ function splitShellSlow(line: string): ShellCommand[] {
       continue;
     }
     if (c === '\n') {
-      if (pendingAnd === undefined) endCommand('\n', i);
+      // A newline right after `&&` or `||` continues the list.
+      if (pending === undefined) endCommand('\n', i);
       i++;
       continue;
     }
@@ -177,15 +199,15 @@ function splitShellSlow(line: string): ShellCommand[] {
       i = nl < 0 ? n : nl;
       continue;
     }
-    pendingAnd = undefined;
+    pending = undefined;
     if (OPERATOR_START.has(c)) {
       const two = line.slice(i, i + 2);
       if (c === ';' && two !== ';;') {
         endCommand(';', i);
         i++;
-      } else if (two === '&&') {
-        endCommand('&&', i);
-        pendingAnd = problemWord('&&', i, "'&&' with no command after it");
+      } else if (two === '&&' || two === '||') {
+        endCommand(two, i);
+        pending = problemWord(two, i, `'${two}' with no command after it`);
         i += 2;
       } else {
         const op = operatorAt(line, i);
@@ -198,15 +220,14 @@ function splitShellSlow(line: string): ShellCommand[] {
     i = word.end;
     words.push(word);
   }
-  if (pendingAnd !== undefined) commands.push([pendingAnd]);
-  else if (words.length > 0) commands.push(words);
+  if (pending !== undefined) commands.push({ join, words: [pending] });
+  else if (words.length > 0) commands.push({ join, words });
   return commands;
 }
 
 function operatorAt(line: string, i: number): { token: string; reason: string } {
   const rest = line.slice(i);
   if (rest.startsWith(';;')) return { token: ';;', reason: "';;' outside 'case' is a shell syntax error" };
-  if (rest.startsWith('||')) return { token: '||', reason: "'||' is not supported (only ';' and '&&')" };
   if (rest.startsWith('|')) return { token: '|', reason: 'pipes are not supported' };
   if (rest.startsWith('&')) return { token: '&', reason: "background '&' is not supported" };
   if (rest.startsWith('(') || rest.startsWith(')')) {

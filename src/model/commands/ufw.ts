@@ -1,4 +1,4 @@
-// ufw: `ufw [delete | insert N | prepend] allow [in [on IFACE]] from %IP%
+// ufw: `ufw [delete | prepend] allow [in [on IFACE]] from %IP%
 // [to any|ADDR] [port P] [proto tcp|udp]` (keywords after `allow` in any
 // order, as ufw reads them). Only the user rule is modelled: ufw's own
 // before/after chains are not, so the grant means "INPUT accept from %IP%".
@@ -37,7 +37,8 @@ export function analyseUfw(args: Args, tool: string): GrantAction[] {
   } else if (w?.text === 'insert') {
     const n = args.value(w);
     if (!/^[1-9][0-9]*$/.test(n.text)) fail(n, `bad rule number '${n.text}'`);
-    w = args.next();
+    // ufw refuses a position past its rule count ("Invalid position '1'" with no rules, exit 1).
+    fail(n, `'insert ${n.text}' fails unless ufw already holds ${n.text} rules`, 'KC407');
   } else if (w?.text === 'prepend') {
     w = args.next();
   }
@@ -135,7 +136,7 @@ export function analyseUfw(args: Args, tool: string): GrantAction[] {
 
   const action = (p: Proto | null): GrantAction => {
     const match: GrantMatch = { hook: 'input', proto: p, dports, daddr, iif, synOnly: false, newOnly: false };
-    return { op, families: fams, target: { kind: 'filter', match }, tool, offset: tool0.start };
+    return { op, families: fams, target: { kind: 'filter', match }, tool, store: { name: 'ufw', kind: 'set' }, offset: tool0.start };
   };
   // A port without proto: ufw adds the rule for tcp and for udp.
   if (dports !== null && proto === undefined) return [action('tcp'), action('udp')];
