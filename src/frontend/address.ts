@@ -2,14 +2,17 @@
 // when it is spelled exactly like inet_ntoa()/inet_ntop() print the packet's
 // destination.
 import { isIP } from 'node:net';
+import { ipText, ipv6Bytes } from '../runtime/addr-text.js';
 
 export type TargetReading =
   | { readonly kind: 'address'; readonly family: 'ip' | 'ip6'; readonly canonical: string; readonly isCanonical: boolean }
   | { readonly kind: 'hostname' }
   | { readonly kind: 'invalid' };
 
+/** As glibc's inet_ntop() prints it (::ffff:198.51.100.7 and ::198.51.100.7 keep their dotted tail). */
 function canonicalIpv6(addr: string): string {
-  return new URL(`http://[${addr}]/`).hostname.slice(1, -1);
+  const b = ipv6Bytes(addr);
+  return b === null ? addr : ipText(b);
 }
 
 function canonicalIpv4(addr: string): string {
