@@ -36,6 +36,7 @@ const list: CodeInfo[] = [
   { code: 'KC113', severity: 'error', title: 'UTF-8 byte order mark', hint: 'save the file without BOM: knockd reads the BOM as text and rejects line 1', example: '\\uFEFF[options]', knockdRejects: true },
   { code: 'KC115', severity: 'error', title: 'target is not an address', hint: 'Target takes the IP address knocks are sent to, e.g. 198.51.100.7', example: '[door]\nsequence = 7000\ntarget = (', knockdRejects: true },
   { code: 'KC114', severity: 'error', title: 'UseSyslog takes no value', hint: 'write just "UseSyslog" on its own line', example: '[options]\nUseSyslog = yes', knockdRejects: true },
+  { code: 'KC116', severity: 'error', title: 'Interface is not an interface name', hint: 'Interface takes a Linux interface name such as eth0 (1-15 bytes; no blanks, quotes, "/", ":", "$", "{}"); render templates before compiling', example: '[options]\nInterface = {{ network_interface }}\n[door]\nsequence = 7000', knockdRejects: true },
 
   // Accepted by knockd, but almost certainly not what the author meant.
   { code: 'KC201', severity: 'warning', title: 'port reads as 0', hint: 'knockd reads an empty or non-numeric port as 0; check for a stray comma or a typo', example: '[door]\nsequence = 7000,,8000' },

@@ -10,6 +10,7 @@ import type { Directive, Door, Knock, Located, SequenceSource, Setting, TcpFlags
 import { readOneTimeEntries } from './one-time.js';
 import { ANY_FLAGS, DEFAULT_CMD_TIMEOUT, DEFAULT_PIDFILE, DEFAULT_SEQ_TIMEOUT, type KnockdConfig } from './config.js';
 import { readTarget } from './address.js';
+import { interfaceNameError } from './interface-name.js';
 import { parseLines } from './parser.js';
 import { readSequence, readTcpFlags, type ReadKnock, type SequenceProblem } from './sequence.js';
 import { type LogicalLine, type Range, type SourceText } from './source.js';
@@ -222,7 +223,7 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
       directives.push(d);
       if (key === 'LOGFILE') options = { ...options, logFile: { value: valueAt.value, from: valueAt } };
       else if (key === 'PIDFILE') options = { ...options, pidFile: { value: valueAt.value, from: valueAt } };
-      else options = { ...options, interface: { value: valueAt.value, from: valueAt } };
+      else interfaceDirective(valueAt);
       return;
     }
     if (!door) return; // unreachable: a non-options section always opens a door
@@ -234,6 +235,17 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
     directives.push(d);
     door.directives.push(d);
     applyDoorDirective(door, key, valueAt);
+  }
+
+  /**
+   * knockd keeps the first non-empty Interface (later ones are ignored; an empty one leaves its
+   * default, eth0) and cannot start on a name pcap cannot open: KC116 for what cannot be one.
+   */
+  function interfaceDirective(valueAt: Located<string>): void {
+    if (options.interface.value !== null || valueAt.value === '') return;
+    const error = interfaceNameError(valueAt.value, 'Interface');
+    if (error !== null) report('KC116', error, valueAt.range);
+    options = { ...options, interface: { value: valueAt.value, from: valueAt } };
   }
 
   function hashWarning(valueAt: Located<string>, key: string): void {
