@@ -136,6 +136,8 @@ export const CASES: readonly Case[] = [
   { code: 'KC404', severity: 'info', knockd: 'accept', at: [[5, 26]], input: fixture('KC404-one-time-sequences.conf') },
   { code: 'KC405', severity: 'info', knockd: 'accept', at: [[3, 5]], input: fixture('KC405-logging-options.conf') },
   { code: 'KC406', severity: 'warning', knockd: 'accept', at: [[6, 1]], lint: { target: 'iptables' }, input: fixture('KC406-xt-recent-list-size.conf') },
+  { code: 'KC407', severity: 'warning', knockd: 'accept', at: [[7, 84]], input: fixture('KC407-outcome-depends-on-state.conf') },
+  { code: 'KC408', severity: 'warning', knockd: 'accept', at: [[7, 21]], input: fixture('KC408-set-element-needs-runtime.conf') },
 
   // Other inputs: `knockc simulate` traces (the code is given by the CLI).
   { code: 'KC501', severity: 'error', knockd: null, at: [[3, 20]], input: { cli: () => {

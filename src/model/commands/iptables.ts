@@ -145,7 +145,7 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
     }
 
     const long = LONG_NAMES.get(name) ?? name;
-    if (inline !== undefined && !INLINE_OK.has(long)) {
+    if (inline !== undefined && !INLINE_OK.has(long) && long !== '--syn') {
       fail(w, `iptables does not read '${name}=VALUE' (it takes the whole word as the value and fails)`);
     }
     switch (long) {
