@@ -3,10 +3,16 @@
 #
 #   test/lab/build-image.sh            # build if missing, print image name
 #   test/lab/build-image.sh --force    # rebuild even if the tag exists
+#   test/lab/build-image.sh --variant hostfw   # the host-firewall image instead
 #
 # The image is tagged knockc-lab:TAG (TAG = short hash of packages.txt, this
 # script and the Dockerfile) and knockc-lab:latest. The build is skipped when
 # knockc-lab:TAG already exists.
+#
+# Variant hostfw (test/lab/hostfw.ts: the real ufw and firewalld as oracles):
+# knockc-hostfw:TAG and knockc-hostfw:latest from packages-hostfw.txt (TAG
+# hashes that file, this script and the Dockerfile); KNOCKC_HOSTFW_IMAGE plays
+# the part KNOCKC_LAB_IMAGE plays below.
 #
 # Build methods (KNOCKC_LAB_BUILD=auto|debootstrap|dockerfile, default auto):
 #   debootstrap  offline-friendly: debootstrap --variant=minbase bookworm from
@@ -24,18 +30,36 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO="knockc-lab"
 SUITE="bookworm"
-PACKAGES_FILE="$HERE/packages.txt"
 FORCE=0
+VARIANT=lab
 
-for arg in "$@"; do
-  case "$arg" in
+while (($# > 0)); do
+  case "$1" in
     --force) FORCE=1 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
-    *) echo "build-image.sh: unknown argument: $arg" >&2; exit 2 ;;
+    --variant) VARIANT="${2:-}"; shift ;;
+    --variant=*) VARIANT="${1#--variant=}" ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    *) echo "build-image.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
+  shift
 done
+
+case "$VARIANT" in
+  lab)
+    REPO="knockc-lab"
+    PACKAGES_FILE="$HERE/packages.txt"
+    WANTED="${KNOCKC_LAB_IMAGE:-}"
+    WANTED_VAR=KNOCKC_LAB_IMAGE
+    ;;
+  hostfw)
+    REPO="knockc-hostfw"
+    PACKAGES_FILE="$HERE/packages-hostfw.txt"
+    WANTED="${KNOCKC_HOSTFW_IMAGE:-}"
+    WANTED_VAR=KNOCKC_HOSTFW_IMAGE
+    ;;
+  *) echo "build-image.sh: unknown variant '$VARIANT' (lab|hostfw)" >&2; exit 2 ;;
+esac
 
 log() { printf '[build-image] %s\n' "$*" >&2; }
 die() { printf '[build-image] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -45,13 +69,13 @@ docker info >/dev/null 2>&1 || die "Docker engine not reachable (docker info fai
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
-if [[ -n "${KNOCKC_LAB_IMAGE:-}" ]] && image_exists "$KNOCKC_LAB_IMAGE"; then
-  log "using existing KNOCKC_LAB_IMAGE=$KNOCKC_LAB_IMAGE"
-  echo "$KNOCKC_LAB_IMAGE"
+if [[ -n "$WANTED" ]] && image_exists "$WANTED"; then
+  log "using existing $WANTED_VAR=$WANTED"
+  echo "$WANTED"
   exit 0
 fi
 
-# Package list: non-empty lines of packages.txt without comments.
+# Package list: non-empty lines of the package file without comments.
 mapfile -t PACKAGES < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$PACKAGES_FILE" | grep -v '^$')
 ((${#PACKAGES[@]} > 0)) || die "no packages in $PACKAGES_FILE"
 
@@ -60,15 +84,15 @@ IMAGE="$REPO:$TAG"
 
 finish() {
   docker tag "$IMAGE" "$REPO:latest"
-  if [[ -n "${KNOCKC_LAB_IMAGE:-}" && "$KNOCKC_LAB_IMAGE" != "$IMAGE" ]]; then
-    docker tag "$IMAGE" "$KNOCKC_LAB_IMAGE"
-    IMAGE="$KNOCKC_LAB_IMAGE"
+  if [[ -n "$WANTED" && "$WANTED" != "$IMAGE" ]]; then
+    docker tag "$IMAGE" "$WANTED"
+    IMAGE="$WANTED"
   fi
   echo "$IMAGE"
 }
 
 # One build at a time on this machine (parallel CI jobs, test workers).
-LOCK="${TMPDIR:-/tmp}/knockc-lab-build.lock"
+LOCK="${TMPDIR:-/tmp}/$REPO-build.lock"
 exec 9>"$LOCK"
 flock 9
 
@@ -146,7 +170,7 @@ build_debootstrap() {
   log "mirror: $mirror${keyring:+ (keyring $keyring)}"
 
   local rootfs
-  rootfs="$(mktemp -d /var/tmp/knockc-lab-rootfs.XXXXXX)"
+  rootfs="$(mktemp -d "/var/tmp/$REPO-rootfs.XXXXXX")"
   # shellcheck disable=SC2064
   trap "cleanup_rootfs '$rootfs'" EXIT
 
@@ -163,7 +187,8 @@ build_debootstrap() {
 
   # Slim down: package caches and lists are not needed at run time.
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
-         "$rootfs"/var/cache/apt/*.bin "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/*
+         "$rootfs"/var/cache/apt/*.bin "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* \
+         "$rootfs"/usr/share/locale/* "$rootfs"/usr/share/info/*
 
   log "docker import -> $IMAGE"
   tar --numeric-owner -C "$rootfs" -c . | docker import \
@@ -190,7 +215,8 @@ cleanup_rootfs() {
 
 build_dockerfile() {
   log "docker build $HERE -> $IMAGE"
-  docker build --label "knockc.lab.tag=$TAG" -t "$IMAGE" "$HERE" >&2
+  docker build --build-arg "PACKAGES=$(basename "$PACKAGES_FILE")" \
+    --label "knockc.lab.tag=$TAG" -t "$IMAGE" "$HERE" >&2
 }
 
 START=$SECONDS
