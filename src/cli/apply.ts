@@ -11,7 +11,7 @@ import { formatDiff } from '../apply/diff.js';
 import { formatMappedErrors } from '../apply/errors.js';
 import type { NftLocation } from '../apply/script.js';
 import { listDeployments } from '../host/nft.js';
-import { failed, formatChecks, preflightNft } from '../host/preflight.js';
+import { checkInterface, failed, formatChecks, preflightNft } from '../host/preflight.js';
 import { setMeaning } from '../status/labels.js';
 import { HostError, localRunner, type Runner } from '../host/runner.js';
 import { compileIptables, IPTABLES_DEFAULTS } from '../targets/iptables.js';
@@ -19,7 +19,7 @@ import { applyIptables, FAMILIES, otherBackendHasKnockc, toolOf, type IptCompile
 import { preflightIptables, type Backend } from '../host/iptables.js';
 import { checkPrivileges, versionAtLeast } from '../host/preflight.js';
 import type { Family } from '../model/grant.js';
-import { compiledOrExit, Exit, EXIT_FINDINGS, EXIT_USAGE, loadOrExit, packageVersion, type LoadedConfig } from './common.js';
+import { checkInterfaceOption, compiledOrExit, Exit, EXIT_FINDINGS, EXIT_USAGE, loadOrExit, packageVersion, type LoadedConfig } from './common.js';
 import { maxSources, parseInto } from './compile.js';
 
 const NOTHING_CHANGED = 'knockc: nothing was changed\n';
@@ -48,6 +48,17 @@ export function targetOption(): Option {
 export function refuseNftOptions(cmd: Command, names: readonly string[]): void {
   const given = names.find((n) => cmd.getOptionValueSource(n) === 'cli');
   if (given) usage(`--${given.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for --target nft; --target iptables loads knockc_* chains into the filter table of the iptables your firewall uses`);
+}
+
+/**
+ * A warning when the interface knocks are counted on (--interface, else Interface in [options])
+ * is not on this host: apply and run still load the rules.
+ */
+export async function warnMissingInterface(run: Runner, option: string | undefined, config: LoadedConfig['config'], dryRun = false): Promise<void> {
+  const name = option ?? config.options.interface.value;
+  if (!name) return;
+  const check = await checkInterface(run, name, dryRun).catch(() => null);
+  if (check) process.stderr.write(formatChecks([check]));
 }
 
 export const IPTABLES_MIN = [1, 6, 0] as const;
@@ -168,6 +179,7 @@ export function registerApply(program: Command, run: Runner = localRunner): void
     .option('--print-script', 'print the nft script that is (or, with --dry-run, would be) loaded')
     .option('-v, --verbose', 'print the host checks and timings')
     .action(async (file: string, flags: ApplyFlags, cmd: Command) => {
+      checkInterfaceOption(flags.interface, NOTHING_CHANGED);
       if (flags.target === 'iptables') return applyIptablesCommand(run, file, flags, cmd);
       if (flags.guard) usage('--guard is for --target iptables (the nft target guards granted ports itself in its own table)');
       if (cmd.getOptionValueSource('table') === 'cli' && flags.into) usage('--table names knockc\'s own table; it does not go with --into');
@@ -196,6 +208,7 @@ export function registerApply(program: Command, run: Runner = localRunner): void
       }
       await hostStep(async () => {
         await preflightOrExit(run, loc.mode, flags.verbose === true);
+        await warnMissingInterface(run, flags.interface, loaded.config, flags.dryRun === true);
         const r = await applyNft({ run, config: loaded.config, compiled, location: loc, maxSources: size, dryRun: flags.dryRun === true });
         if (flags.printScript) process.stdout.write(r.script);
         if (flags.dryRun) {
@@ -243,6 +256,7 @@ async function applyIptablesCommand(run: Runner, file: string, flags: ApplyFlags
   const compiled = compileBoth(loaded.config, flags, file);
   await hostStep(async () => {
     const backend = await preflightIptablesOrExit(run, flags.verbose === true);
+    await warnMissingInterface(run, flags.interface, loaded.config, flags.dryRun === true);
     const r = await applyIptables({ run, backend, compiled, dryRun: flags.dryRun === true });
     if (flags.printScript) for (const f of FAMILIES) process.stdout.write(`# ${toolOf(backend, f, 'restore')} --noflush\n${r.inputs[f]}`);
     if (flags.dryRun && !flags.printScript) process.stdout.write(r.diff + iptStateLine(r.kept, r.dropped, true));

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { formatText } from '../diagnostics/format.js';
 import type { BuildResult } from '../frontend/build.js';
+import { interfaceNameError } from '../frontend/interface-name.js';
 import { loadConfigFile } from '../frontend/load.js';
 import { TargetError } from '../targets/target-error.js';
 
@@ -45,6 +46,18 @@ export function isInputFailure(ds: readonly Diagnostic[]): boolean {
 }
 
 export type LoadedConfig = BuildResult & { config: NonNullable<BuildResult['config']> };
+
+/**
+ * --interface VALUE must be a name knockc can write into rules (the same rule as Interface in
+ * [options], KC116); otherwise a usage error (exit 2), `after` printed next.
+ */
+export function checkInterfaceOption(value: string | undefined, after = ''): void {
+  if (value === undefined) return;
+  const error = interfaceNameError(value, '--interface');
+  if (error === null) return;
+  process.stderr.write(`knockc: ${error}\n${after}`);
+  throw new Exit(EXIT_USAGE);
+}
 
 /** Loads one config for commands that need a usable one; prints its errors and exits otherwise. */
 export function loadOrExit(path: string): LoadedConfig {

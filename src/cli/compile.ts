@@ -7,7 +7,7 @@ import { COMPILE_RULES, RUNTIME_CODES, runRules } from '../lint/rules.js';
 import { planDoors } from '../model/plan.js';
 import { compileIptables, IPTABLES_DEFAULTS } from '../targets/iptables.js';
 import { compileNft, NFT_DEFAULTS, type NftOptions } from '../targets/nft.js';
-import { compiledOrExit, Exit, EXIT_USAGE, loadOrExit, packageVersion } from './common.js';
+import { checkInterfaceOption, compiledOrExit, Exit, EXIT_USAGE, loadOrExit, packageVersion } from './common.js';
 
 export interface CompileFlags {
   target: 'nft' | 'iptables';
@@ -77,6 +77,7 @@ export function registerCompile(program: Command): void {
       const given = (k: string): boolean => cmd.getOptionValueSource(k) === 'cli';
       const wrong = (flags.target === 'iptables' ? NFT_ONLY : IPTABLES_ONLY).find(given);
       if (wrong) usage(`${flagName(wrong)} does not apply to --target ${flags.target}`);
+      checkInterfaceOption(flags.interface);
       const loaded = loadOrExit(file);
       const shown = flags.target === 'iptables' ? [...RUNTIME_CODES, 'KC406'] : RUNTIME_CODES;
       // The shown part of lintParsed's findings (only the rules that can report it run), with

@@ -4,7 +4,7 @@ import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { formatJson, formatSarif, formatText, type OutputFormat } from '../diagnostics/format.js';
 import { loadConfigFile } from '../frontend/load.js';
 import { lintParsed } from '../lint/lint.js';
-import { Exit, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, isInputFailure, packageVersion } from './common.js';
+import { checkInterfaceOption, Exit, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, isInputFailure, packageVersion } from './common.js';
 
 export function registerLint(program: Command): void {
   program
@@ -16,6 +16,7 @@ export function registerLint(program: Command): void {
     .option('-i, --interface <iface>', 'the interface knockd would listen on (knockd -i)')
     .addOption(new Option('-t, --target <target>', 'also report what compiling for this ruleset flavour implies').choices(['nft', 'iptables']))
     .action((files: string[], opts: { format: OutputFormat; strict?: boolean; interface?: string; target?: 'nft' | 'iptables' }) => {
+      checkInterfaceOption(opts.interface);
       const all: Diagnostic[] = [];
       let inputFailure = false;
       for (const f of files) {

@@ -16,8 +16,8 @@ import { retire, unusedSequences } from '../runtime/one-time-file.js';
 import type { NflogEvent } from '../runtime/pcap-nflog.js';
 import { PendingStore } from '../runtime/pending.js';
 import { Runtime } from '../runtime/runtime.js';
-import { EXIT_HOST, hostStep, loadOptions, nftLocation, preflightIptablesOrExit, preflightOrExit, refuseNftOptions, usage, type HostFlags } from './apply.js';
-import { Exit, loadOrExit, packageVersion } from './common.js';
+import { EXIT_HOST, hostStep, loadOptions, nftLocation, preflightIptablesOrExit, preflightOrExit, refuseNftOptions, usage, warnMissingInterface, type HostFlags } from './apply.js';
+import { checkInterfaceOption, Exit, loadOrExit, packageVersion } from './common.js';
 import type { KnockdConfig } from '../frontend/config.js';
 import { loadConfigFile } from '../frontend/load.js';
 import { formatPosition } from '../frontend/source.js';
@@ -52,6 +52,7 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
     .option('--pid-file <file>', `PID file (default: the config's PidFile when set, else ${DEFAULT_PID_FILE})`)
     .option('-v, --verbose', 'print the host checks')
     .action(async (file: string, flags: RunFlags, cmd: Command) => {
+      checkInterfaceOption(flags.interface, 'knockc: the rules were not loaded\n');
       const loaded = loadOrExit(file);
       const target: DeployTarget = await hostStep(async () => {
         if (flags.target === 'iptables') {
@@ -64,6 +65,7 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
         await preflightOrExit(run, location.mode, flags.verbose === true);
         return { kind: 'nft', location, maxSources: flags.maxSources === undefined ? null : maxSources(flags.maxSources) };
       });
+      await warnMissingInterface(run, flags.interface, loaded.config);
       const opts = loaded.config.options;
       const log = new KnockdLog({ file: opts.logFile.value, syslog: opts.useSyslog.value, stderr: true });
       const pidFile = resolve(flags.pidFile ?? (opts.pidFile.from ? opts.pidFile.value : DEFAULT_PID_FILE));

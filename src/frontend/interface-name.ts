@@ -34,23 +34,32 @@ const show = (c: string): string => {
   return code < 0x20 || code === 0x7f ? `U+${code.toString(16).toUpperCase().padStart(4, '0')}` : `'${c}'`;
 };
 
+export interface InterfaceNameProblem {
+  /** "it contains '/'" */
+  readonly text: string;
+  /** true: Linux itself refuses the name (dev_valid_name); false: knockc refuses it for the rules' sake. */
+  readonly linux: boolean;
+}
+
 /** Why `name` cannot be used as an interface name in rules, or null when it can. */
-export function interfaceNameProblem(name: string): string | null {
-  if (name.length === 0) return 'it is empty';
-  if (name === '.' || name === '..') return `"${name}" is not a name Linux allows`;
-  const bytes = Buffer.byteLength(name, 'utf8');
+export function interfaceNameProblem(name: string): InterfaceNameProblem | null {
+  const linux = (text: string): InterfaceNameProblem => ({ text, linux: true });
+  const ours = (text: string): InterfaceNameProblem => ({ text, linux: false });
+  if (name.length === 0) return linux('it is empty');
+  if (name === '.' || name === '..') return linux(`"${name}" is not a name`);
   for (const c of name) {
     if (ALLOWED.has(c)) continue;
-    if (c === '/' || c === ':') return `it contains ${show(c)}, which Linux does not allow in interface names`;
-    if (/\s/.test(c)) return c === ' ' || c === '\t' ? 'it contains a blank' : `it contains whitespace (${show(c)})`;
-    if (c < ' ' || c === '\x7f') return `it contains a control character (${show(c)})`;
-    if (c > '\x7f') return `it contains a non-ASCII character ('${c}')`;
-    if (c === '"' || c === "'" || c === '`') return `it contains a quote (${show(c)})`;
-    return `it contains ${show(c)}`;
+    if (c === '/' || c === ':') return linux(`it contains ${show(c)}`);
+    if (/\s/.test(c)) return linux(c === ' ' || c === '\t' ? 'it contains a blank' : `it contains whitespace (${show(c)})`);
+    if (c < ' ' || c === '\x7f') return ours(`it contains a control character (${show(c)})`);
+    if (c > '\x7f') return ours(`it contains a non-ASCII character ('${c}')`);
+    if (c === '"' || c === "'" || c === '`') return ours(`it contains a quote (${show(c)})`);
+    return ours(`it contains ${show(c)}`);
   }
-  if (bytes > IFNAME_MAX_BYTES) return `it is ${bytes} bytes long; Linux allows at most ${IFNAME_MAX_BYTES}`;
-  if (name.endsWith('+')) return "it ends with '+', a wildcard for iptables (every interface of that prefix)";
-  if (name.endsWith('*')) return "it ends with '*', a wildcard for nft (every interface of that prefix)";
+  const bytes = Buffer.byteLength(name, 'utf8');
+  if (bytes > IFNAME_MAX_BYTES) return linux(`it is ${bytes} bytes long, over ${IFNAME_MAX_BYTES}`);
+  if (name.endsWith('+')) return ours("it ends with '+', a wildcard in iptables rules");
+  if (name.endsWith('*')) return ours("it ends with '*', a wildcard in nft rules");
   return null;
 }
 
@@ -60,7 +69,9 @@ export function interfaceNameError(value: string, what: string): string | null {
   if (problem === null) return null;
   const shown = JSON.stringify(value);
   if (looksLikeTemplate(value)) {
-    return `${what} ${shown} looks like an unrendered template, not an interface name: render the file (or set the variable) first; knockd would not start with it either`;
+    return `${what} ${shown} looks like an unrendered template, not an interface name: render it (or set the variable) first; knockd would not start with it either`;
   }
-  return `${what} ${shown} is not an interface name: ${problem} (knockd cannot listen on it and would not start)`;
+  return problem.linux
+    ? `${what} ${shown} is not an interface name: ${problem.text} (Linux allows no such name, so knockd would not start)`
+    : `${what} ${shown} is not an interface name knockc accepts: ${problem.text}, which cannot be written safely into rules`;
 }

@@ -74,6 +74,36 @@ export async function preflightNft(run: Runner, mode: 'standalone' | 'into'): Pr
   return [await checkPrivileges(run), await checkNft(run), await checkKernel(run, NFT_KERNEL_MIN[mode])];
 }
 
+/** The interface names in /proc/net/dev (every interface of the network namespace, up or down). */
+export function procNetDevNames(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    // The two header lines have '|' and no ':'; interface names never hold ':'.
+    if (colon > 0 && !line.includes('|')) out.push(line.slice(0, colon).trim());
+  }
+  return out;
+}
+
+/**
+ * Does the interface knocks are counted on exist here? knockd would refuse to start without it;
+ * knockc's rules load anyway (an interface may come later, e.g. a VPN or a hot-plugged NIC).
+ * null: it exists, or this host cannot tell.
+ */
+export async function checkInterface(run: Runner, name: string, dryRun = false): Promise<Check | null> {
+  const r = await run(['cat', '/proc/net/dev']);
+  if (r.code !== 0) return null;
+  const names = procNetDevNames(r.stdout);
+  if (names.length === 0 || names.includes(name)) return null;
+  return {
+    level: 'warning',
+    what: 'interface',
+    message:
+      `${name} does not exist on this host (knockd would not start on it); the rules ${dryRun ? 'would be' : 'are'} loaded anyway, ` +
+      `but no knock counts until ${name} appears (interfaces here: ${names.join(', ')})`,
+  };
+}
+
 export const failed = (checks: readonly Check[]): Check[] => checks.filter((c) => c.level === 'error');
 
 export function formatChecks(checks: readonly Check[], shown: 'problems' | 'all' = 'problems'): string {

@@ -26,6 +26,7 @@ import { NOTIFY_GROUP } from '../model/notify.js';
 import { TargetError } from './target-error.js';
 import type { Door, FlagName, KnockdConfig, Proto } from '../frontend/config.js';
 import type { Range } from '../frontend/source.js';
+import { interfaceNameProblem } from '../frontend/interface-name.js';
 import { cutBytes } from '../text.js';
 import { doorSummaries } from './header.js';
 import type { Family, PortRange } from '../model/grant.js';
@@ -605,8 +606,21 @@ export function toRuleset(program: Program, family: Family, opts: RulesetOptions
 const UPPER = (fs: readonly FlagName[]): string => (fs.length ? fs.map((f) => f.toUpperCase()).join(',') : 'NONE');
 const portsText = (rs: readonly PortRange[]): string => rs.map((r) => (r.lo === r.hi ? `${r.lo}` : `${r.lo}:${r.hi}`)).join(',');
 
+/**
+ * An interface name as an iptables-restore word: `-i eth0`. Names are checked where they enter
+ * (KC116, --interface); this is the last word before the text: nothing iptables-restore would
+ * read otherwise (blanks and quotes split or quote words, a trailing '+' is a wildcard) gets through.
+ */
+export function iptIfname(name: string): string {
+  const problem = interfaceNameProblem(name);
+  if (problem !== null) throw new IptablesError(`interface ${JSON.stringify(name)} cannot be written in an iptables rule: ${problem.text}`);
+  return name;
+}
+
 function fragView(f: Frag): unknown {
   switch (f.k) {
+    case 'iif':
+      return { ...f, name: iptIfname(f.name) };
     case 'tcp-flags':
       return { ...f, mask: UPPER(f.mask), set: UPPER(f.set) };
     case 'multiport':

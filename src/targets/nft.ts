@@ -6,6 +6,7 @@ import type { Family, Hook } from '../model/grant.js';
 import type { Chain, Dispatch, Line, Match, Program, SetDecl, Stmt } from '../model/ir.js';
 import { lower, type LowerOptions } from '../model/lower.js';
 import { FAMILIES, planDoors, type DoorPlan } from '../model/plan.js';
+import { interfaceNameProblem } from '../frontend/interface-name.js';
 import { cutBytes } from '../text.js';
 import { doorSummaries } from './header.js';
 import { TargetError } from './target-error.js';
@@ -49,6 +50,17 @@ function safe(s: string, max = 120): string {
 }
 
 /**
+ * An interface name as an nft string: `"eth0"`. Names are checked where they enter (KC116,
+ * --interface); this is the last word before the text: nothing nft would read otherwise
+ * (a '"' ends the string, a trailing '*' is a wildcard) gets through.
+ */
+export function nftIfname(name: string): string {
+  const problem = interfaceNameProblem(name);
+  if (problem !== null) throw new NftError(`interface ${JSON.stringify(name)} cannot be written in an nft rule: ${problem.text}`);
+  return `"${name}"`;
+}
+
+/**
  * `{ ...x, ...fields }` without object spread, which V8 runs slowly on the many shapes of IR
  * matches and statements (a fifth of a big compile went there).
  */
@@ -68,7 +80,9 @@ function lineView(l: Line, af: Family): unknown {
       i++;
       continue;
     }
-    match.push(withFields(m, { af }));
+    if (m.k === 'iif') match.push(withFields(m, { af, ifname: nftIfname(m.name) }));
+    else if (m.k === 'dst-local' && m.iface) match.push(withFields(m, { af, ifname: nftIfname(m.iface) }));
+    else match.push(withFields(m, { af }));
   }
   const stmts = l.stmts.map((s: Stmt) => (s.k === 'log' ? withFields(s, { prefix: safe(`knockc ${s.prefix}`, 120), af }) : withFields(s, { af })));
   // Rules that change a source's state count their packets: `knockc status` reads knocks,

@@ -55,6 +55,11 @@ const nulLine = (): string =>
   ['[options]', '    Interface = eth0', '', '[openSSH]', '    sequence = 7000,8000\0,9000',
     '    start_command = /sbin/iptables -A INPUT -s %IP% -p tcp --dport 22 -j ACCEPT', ''].join('\n');
 
+/** An Interface left as a template (Ansible's): no interface has that name. */
+const templatedInterface = (): string =>
+  ['[options]', '    Interface = {{ network_interface }}', '', '[openSSH]', '    sequence = 7000,8000,9000',
+    '    start_command = /sbin/iptables -A INPUT -s %IP% -p tcp --dport 22 -j ACCEPT', ''].join('\n');
+
 /** A config followed by the bytes of a binary file appended by mistake. */
 const binaryTail = (): Uint8Array => {
   const head = Buffer.from(readFileSync(join(LINT_DIR, 'clean.conf')));
@@ -97,6 +102,9 @@ export const CASES: readonly Case[] = [
   { code: 'KC113', severity: 'error', knockd: 'reject', at: [[1, 1]], input: fixture('KC113-utf8-bom.conf') },
   { code: 'KC114', severity: 'error', knockd: 'reject', at: [[3, 5]], input: fixture('KC114-usesyslog-with-value.conf') },
   { code: 'KC115', severity: 'error', knockd: 'reject', at: [[7, 21]], input: fixture('KC115-target-not-an-address.conf') },
+  // knockd reads Interface only without -i, and the verdicts below run it with -i lo:
+  // test/lint/interface-name.test.ts runs knockd on such configs without -i (it does not start).
+  { code: 'KC116', severity: 'error', knockd: 'reject', at: [[2, 17]], input: { generate: () => ({ parsed: parseConfigText(templatedInterface(), { file: 'iface.conf' }), file: 'iface.conf' }) } },
 
   // Accepted by knockd, but almost certainly not meant.
   { code: 'KC201', severity: 'warning', knockd: 'accept', at: [[6, 36]], input: fixture('KC201-port-reads-as-zero.conf') },
