@@ -79,8 +79,8 @@ export function procNetDevNames(text: string): string[] {
   const out: string[] = [];
   for (const line of text.split('\n')) {
     const colon = line.indexOf(':');
-    // The two header lines have '|' and no ':'; interface names never hold ':'.
-    if (colon > 0 && !line.includes('|')) out.push(line.slice(0, colon).trim());
+    // The two header lines have no ':'; interface names never hold one.
+    if (colon > 0) out.push(line.slice(0, colon).trim());
   }
   return out;
 }
