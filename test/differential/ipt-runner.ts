@@ -6,7 +6,7 @@
 //     variant whatever the host selected (checked at start: the script stops if not);
 //   - /usr/bin, /usr/local/sbin, /usr/local/bin get iptables and ip6tables (overlays), so every
 //     standard system directory holds the tools, as on a host where they are installed there
-//     (Debian 12 has them only in /usr/sbin; see STANDARD_DIRS_EMULATED);
+//     (with their -legacy and -nft names; Debian 12 has them only in /usr/sbin);
 //   - the xtables lock is a private file (XTABLES_LOCKFILE), so the host's and the other
 //     variant's legacy iptables never make a command wait or fail.
 // Per execution: every nft table and the legacy filter and mangle tables of both families are
@@ -18,6 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export type Variant = 'nft' | 'legacy';
+/** What the runner needs on the host (netns-env's netnsReady). */
+export const DIFF_TOOLS = ['unshare', 'mount', 'nft', 'iptables-nft', 'ip6tables-nft', 'iptables-legacy', 'ip6tables-legacy', 'iptables-nft-save', 'iptables-legacy-save', 'iptables-legacy-restore'];
 export const VARIANTS: readonly Variant[] = ['nft', 'legacy'];
 export const STANDARD_DIRS_EMULATED = ['/usr/bin', '/usr/local/sbin', '/usr/local/bin'] as const;
 
@@ -69,7 +71,7 @@ mount --bind "$D/alt" /etc/alternatives || fatal "bind /etc/alternatives"
 n=0
 for sd in ${STANDARD_DIRS_EMULATED.join(' ')}; do
   n=$((n+1)); mkdir -p "$D/up$n" "$D/work$n"
-  for t in iptables ip6tables; do [ -e "$sd/$t" ] || ln -s /usr/sbin/$t "$D/up$n/$t"; done
+  for t in iptables ip6tables iptables-legacy ip6tables-legacy iptables-nft ip6tables-nft; do [ -e "$sd/$t" ] || ln -s /usr/sbin/$t "$D/up$n/$t"; done
   mount -t overlay overlay -o "lowerdir=$sd,upperdir=$D/up$n,workdir=$D/work$n" "$sd" || fatal "overlay on $sd"
 done
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C XTABLES_LOCKFILE="$D/xtables.lock"

@@ -65,6 +65,8 @@ export interface Spelling {
   readonly styles: readonly number[];
   /** Sort keys of the option groups, or null for the canonical order. */
   readonly order: readonly number[] | null;
+  /** With an order: the options that need -p (--dport, -m tcp, --syn, -m multiport) stay after it. */
+  readonly keepMatches?: boolean;
   /** Per word a quoting style (0 = none), or null for no quoting at all. */
   readonly quotes: readonly number[] | null;
 }
@@ -104,6 +106,10 @@ export const SERVICES: Readonly<Record<number, string>> = { 22: 'ssh', 80: 'http
 // ------------------------------------------------------------------ rendering
 
 type Words = string[];
+interface Group {
+  readonly name: string;
+  readonly w: Words;
+}
 
 function portText(p: PortVal): string {
   switch (p.style) {
@@ -133,11 +139,13 @@ function dportText(d: DportSpec): string {
 
 /** A spelling of option `short`/`long` with value v; every form the generator may choose. */
 function optForms(short: string | null, longs: readonly string[], v: string): Words[] {
+  // Plain forms first (a tame spelling picks among the first three): -o V, --long V, --long=V.
   const f: Words[] = [];
   if (short !== null) f.push([short, v]);
-  for (const l of longs) f.push([l, v]);
-  for (const l of longs) f.push([`${l}=${v}`]);
-  if (short !== null) f.push([`${short}${v}`]);
+  longs.forEach((l, i) => {
+    f.push([l, v], [`${l}=${v}`]);
+    if (i === 0 && short !== null) f.push([`${short}${v}`]);
+  });
   return f;
 }
 
@@ -161,31 +169,43 @@ export function protoMatch(spec: RuleSpec): 'tcp' | 'udp' {
 }
 
 /** The option groups of a command, canonical order; `knocker` null keeps %IP%. */
-function groups(spec: RuleSpec, styles: readonly number[], knocker: string | null): Words[] {
+function groups(spec: RuleSpec, styles: readonly number[], knocker: string | null): Group[] {
   const s = (i: number): number => styles[i] ?? 0;
-  const g: Words[] = [];
+  const out: Group[] = [];
+  let name = '';
+  const g = { push: (w: Words): void => void out.push({ name, w }) };
   const cmdLong = { A: ['--append', '--app'], I: ['--insert', '--ins'], D: ['--delete', '--del'] }[spec.op];
   const cmd = pick(optForms(`-${spec.op}`, cmdLong, spec.chain), s(0));
+  name = 'cmd';
   g.push(spec.pos === null ? cmd : [...cmd, `${spec.pos}`]);
+  name = 'table';
   if (spec.table !== null) g.push(pick(optForms('-t', ['--table', '--tab'], spec.table), s(1)));
   if (spec.wait !== null) {
     const v = spec.wait.value;
-    g.push(v === null ? pick([['-w'], ['--wait'], ['--wa']], s(2)) : pick(optForms('-w', ['--wait'], `${v}`), s(2)));
+    name = 'wait';
+    g.push(v === null ? pick([['-w'], ['--wait'], ['-w'], ['--wa']], s(2)) : pick(optForms('-w', ['--wait'], `${v}`), s(2)));
   }
   const src = srcText(spec, knocker);
+  name = 'src';
   if (spec.src !== null && src !== null) g.push(neg(spec.src.neg, pick(optForms('-s', ['--source', '--src', '--sour'], src), s(3))));
+  name = 'daddr';
   if (spec.daddr !== null) g.push(neg(spec.daddr.neg, pick(optForms('-d', ['--destination', '--dst', '--dest'], spec.daddr.text), s(4))));
+  name = 'iif';
   if (spec.iif !== null) g.push(neg(spec.iif.neg, pick(optForms('-i', ['--in-interface', '--in-int'], spec.iif.name), s(5))));
+  name = 'proto';
   if (spec.proto !== null) g.push(neg(spec.proto.neg, pick(optForms('-p', ['--protocol', '--prot'], spec.proto.name), s(6))));
   const pm = protoMatch(spec);
+  name = 'mproto';
   if (spec.mproto) g.push(pick(optForms('-m', ['--match', '--mat'], pm), s(7)));
   if (spec.dport !== null) {
+    name = 'dport';
     g.push(neg(spec.dport.neg, pick(optForms(null, ['--dport', '--destination-port', '--dpo'], dportText(spec.dport.spec)), s(8))));
   }
   if (spec.flags !== null) {
     const f = spec.flags;
     const forms: Words[] =
-      f.kind === 'syn' ? [['--syn'], ['--sy']] : [['--tcp-flags', f.mask, f.comp], [`--tcp-flags=${f.mask}`, f.comp], ['--tcp-f', f.mask, f.comp]];
+      f.kind === 'syn' ? [['--syn'], ['--syn'], ['--sy']] : [['--tcp-flags', f.mask, f.comp], [`--tcp-flags=${f.mask}`, f.comp], ['--tcp-f', f.mask, f.comp]];
+    name = 'flags';
     g.push(neg(f.neg, pick(forms, s(9))));
   }
   if (spec.multiport !== null) {
@@ -193,19 +213,25 @@ function groups(spec: RuleSpec, styles: readonly number[], knocker: string | nul
     const list = mp.items.map((it) => (it.hi === null ? portText(it.lo) : `${portText(it.lo)}:${portText(it.hi)}`)).join(',');
     const longs = mp.kind === 'dports' ? ['--dports', '--destination-ports', '--dport'] : ['--ports'];
     const m = pick(optForms('-m', ['--match'], 'multiport'), s(10));
-    g.push([...m, ...neg(mp.neg, pick(optForms(null, longs, list), Math.floor(s(10) / 4)))]);
+    name = 'multiport';
+    g.push([...m, ...neg(mp.neg, pick(optForms(null, longs, list), s(13)))]);
   }
   if (spec.state !== null) {
     const st = spec.state;
-    const state = (): Words => [...pick(optForms('-m', ['--match'], 'state'), s(11)), ...neg(st.neg, pick(optForms(null, ['--state', '--sta'], st.value), Math.floor(s(11) / 4)))];
-    const ct = (): Words => [...pick(optForms('-m', ['--match'], 'conntrack'), s(11)), ...neg(st.neg, pick(optForms(null, ['--ctstate', '--ctst'], st.value), Math.floor(s(11) / 4)))];
+    const state = (): Words => [...pick(optForms('-m', ['--match'], 'state'), s(11)), ...neg(st.neg, pick(optForms(null, ['--state', '--sta'], st.value), s(14)))];
+    const ct = (): Words => [...pick(optForms('-m', ['--match'], 'conntrack'), s(11)), ...neg(st.neg, pick(optForms(null, ['--ctstate', '--ctst'], st.value), s(14)))];
+    name = 'state';
     g.push(st.kind === 'state' ? state() : st.kind === 'conntrack' ? ct() : [...state(), ...ct()]);
   }
+  name = 'target';
   g.push(pick(optForms('-j', ['--jump', '--ju'], spec.target), s(12)));
-  return g;
+  return out;
 }
 
-export const GROUP_SLOTS = 13;
+/** Style slots (one per option group, and one each for the multiport and state options). */
+export const GROUP_SLOTS = 15;
+/** Group indices that need -p before them (they move with the -p group in a tame order). */
+const NEEDS_PROTO = ['mproto', 'dport', 'flags', 'multiport'];
 
 /** One word as the shell should see it, written with quoting style q. */
 function quote(word: string, q: number): string {
@@ -237,9 +263,15 @@ export function renderCmd(spec: RuleSpec, sp: Spelling, knocker: string | null =
   let gs = groups(spec, sp.styles, knocker);
   if (sp.order !== null) {
     const order = sp.order;
-    gs = gs.map((w, i) => ({ w, k: order[i] ?? 0, i })).sort((a, b) => a.k - b.k || a.i - b.i).map((x) => x.w);
+    const keyed = gs.map((g, i) => ({ g, k: order[i] ?? 0, i }));
+    if (sp.keepMatches) {
+      // The options that need -p before them move with it (the real program wants them after -p).
+      const p = keyed.find((x) => x.g.name === 'proto');
+      for (const x of keyed) if (p !== undefined && NEEDS_PROTO.includes(x.g.name)) x.k = p.k;
+    }
+    gs = keyed.sort((a, b) => a.k - b.k || a.i - b.i).map((x) => x.g);
   }
-  const words = [toolWord(spec), ...gs.flat()];
+  const words = [toolWord(spec), ...gs.flatMap((g) => g.w)];
   if (sp.quotes === null) return words.join(' ');
   const q = sp.quotes;
   return words.map((w, i) => quote(w, q[i % q.length] ?? 0)).join(' ');
@@ -514,6 +546,73 @@ const specArb: fc.Arbitrary<RuleSpec> = fc
     };
   });
 
+/**
+ * Tame specs: what a person writes when the command works; knockc should compile most of them,
+ * so the comparison of effects (not only the runtime hand-off) gets exercised.
+ */
+const tameSpecArb: fc.Arbitrary<RuleSpec> = fc
+  .record({
+    tool: fc.constantFrom<Fam>('ip', 'ip6'),
+    suffix: fc.oneof(w(12, fc.constant('' as const)), w(1, fc.constant('-legacy' as const)), w(1, fc.constant('-nft' as const))),
+    dir: fc.oneof(w(10, fc.constant('')), w(6, fc.constantFrom('/sbin/', '/usr/sbin/')), w(2, fc.constantFrom('/bin/', '/usr/bin/', '/usr/local/sbin/', '/usr/local/bin/'))),
+    op: fc.oneof(w(5, fc.constant('A' as const)), w(3, fc.constant('I' as const)), w(3, fc.constant('D' as const))),
+    pos: opt(fc.constant(1), 8),
+    chain: fc.oneof(w(3, fc.constant('INPUT' as const)), w(1, fc.constant('FORWARD' as const))),
+    table: opt(fc.constant('filter' as const), 10),
+    wait: opt(fc.record({ value: opt(fc.integer({ min: 1, max: 5 }), 50) }), 10),
+    len: fc.oneof(w(12, fc.constant(false)), w(3, fc.constant(true))),
+    proto: opt(fc.oneof(w(8, fc.constant('tcp' as const)), w(4, fc.constant('udp' as const)), w(2, fc.constantFrom('6' as const, '17' as const, 'TCP' as const))), 92),
+    mproto: fc.oneof(w(3, fc.constant(false)), w(1, fc.constant(true))),
+    ports: fc.oneof(w(2, fc.constant(0)), w(6, fc.constant(1)), w(2, fc.constant(2))),
+    dport: dportSpec,
+    items: fc.array(mpItem, { minLength: 1, maxLength: 5 }),
+    daddr: opt(fc.record({ other: fc.oneof(w(9, fc.constant(false)), w(1, fc.constant(true))), i: fc.nat(DADDR4.length - 1) }), 15),
+    iif: opt(fc.constantFrom('eth0', 'eth1', 'br-lan'), 10),
+    flags: opt(
+      fc.oneof(
+        w(3, fc.constant({ neg: false, kind: 'syn' as const })),
+        w(1, fc.constantFrom('SYN,RST,ACK,FIN', 'FIN,SYN,RST,ACK').map((mask) => ({ neg: false, kind: 'mask' as const, mask, comp: 'SYN' }))),
+      ),
+      15,
+    ),
+    state: opt(fc.constantFrom('state' as const, 'conntrack' as const, 'both' as const).map((kind) => ({ neg: false, kind, value: 'NEW' as const })), 15),
+  })
+  .map(
+    (r): RuleSpec => ({
+      tool: r.tool,
+      suffix: r.suffix,
+      dir: r.dir,
+      op: r.op,
+      pos: r.op === 'I' ? r.pos : null,
+      chain: r.chain,
+      table: r.table,
+      wait: r.wait,
+      src: { neg: false, who: 'knocker', len: r.len ? (r.tool === 'ip' ? '/32' : '/128') : '' },
+      proto: r.proto === null ? (r.ports === 0 ? null : { neg: false, name: 'tcp' }) : { neg: false, name: r.proto },
+      mproto: r.mproto && r.proto !== null,
+      dport: r.ports === 1 ? { neg: false, spec: r.dport } : null,
+      multiport: r.ports === 2 ? { neg: false, kind: 'dports', items: r.items } : null,
+      daddr: r.daddr === null ? null : { neg: false, text: ((r.tool === 'ip') !== r.daddr.other ? DADDR4 : DADDR6)[r.daddr.i] as string },
+      iif: r.iif === null ? null : { neg: false, name: r.iif },
+      flags: r.flags,
+      state: r.state,
+      target: 'ACCEPT',
+    }),
+  );
+
+/** Option groups whose `--long=value` iptables 1.8 does not read (-s, -d, -i, -p, -j): tame spellings avoid it. */
+const NO_EQ_SLOTS = new Set([3, 4, 5, 6, 12]);
+/** Option groups without a short option (--dport, --syn / --tcp-flags, --dports, --state): their forms 0 and 1 are plain. */
+const NO_SHORT_SLOTS = new Set([8, 9, 13, 14]);
+const tameStyle = (slot: number): fc.Arbitrary<number> =>
+  NO_EQ_SLOTS.has(slot) || NO_SHORT_SLOTS.has(slot) ? fc.oneof(w(2, fc.constant(0)), w(1, fc.constant(1))) : fc.oneof(w(6, fc.constant(0)), w(3, fc.constant(1)), w(2, fc.constant(2)));
+const tameSpellingArb: fc.Arbitrary<Spelling> = fc.record({
+  styles: fc.tuple(...Array.from({ length: GROUP_SLOTS }, (_, i) => tameStyle(i))),
+  order: opt(fc.array(fc.nat(20), { minLength: GROUP_SLOTS, maxLength: GROUP_SLOTS }), 20),
+  keepMatches: fc.constant(true),
+  quotes: opt(fc.array(fc.oneof(w(6, fc.constant(0)), w(1, fc.nat(5))), { minLength: 1, maxLength: 30 }), 10),
+});
+
 const styleArb = fc.oneof(w(3, fc.constant(0)), w(2, fc.nat(30)));
 const spellingArb: fc.Arbitrary<Spelling> = fc.record({
   styles: fc.oneof(w(1, fc.constant(Array<number>(GROUP_SLOTS).fill(0))), w(3, fc.array(styleArb, { minLength: GROUP_SLOTS, maxLength: GROUP_SLOTS }))),
@@ -523,10 +622,20 @@ const spellingArb: fc.Arbitrary<Spelling> = fc.record({
 
 const initArb = fc.oneof(w(5, fc.constant<0 | 1 | 2>(0)), w(3, fc.constant<0 | 1 | 2>(1)), w(2, fc.constant<0 | 1 | 2>(2)));
 
-const rawCmd = fc.oneof(
-  w(10, fc.record({ kind: fc.constant('ipt' as const), spec: specArb, spelling: spellingArb, init: initArb, same: opt(fc.nat(3), 50) })),
-  w(1, fc.record({ kind: fc.constant('other' as const), text: fc.constantFrom('true', 'false', 'logger x', ':') })),
-);
+const rawCmdOf = (tame: boolean) =>
+  fc.oneof(
+    w(
+      tame ? 30 : 10,
+      fc.record({ kind: fc.constant('ipt' as const), spec: tame ? tameSpecArb : specArb, spelling: tame ? tameSpellingArb : spellingArb, init: initArb, same: opt(fc.nat(3), 50) }),
+    ),
+    w(1, fc.record({ kind: fc.constant('other' as const), text: fc.constantFrom('true', 'false', 'logger x', ':') })),
+  );
+const rawCmdsOf = (tame: boolean) =>
+  fc.oneof(
+    w(4, fc.array(rawCmdOf(tame), { minLength: 1, maxLength: 1 })),
+    w(4, fc.array(rawCmdOf(tame), { minLength: 2, maxLength: 2 })),
+    w(2, fc.array(rawCmdOf(tame), { minLength: 3, maxLength: 4 })),
+  );
 
 const ip4Knocker = fc.integer({ min: 2, max: 254 }).map((n) => `198.51.100.${n}`);
 const ip6Knocker = fc
@@ -536,7 +645,8 @@ const ip6Knocker = fc
 /** A generated case (its line has %IP%; it runs for a knocker of each family). */
 export const caseArb: fc.Arbitrary<DiffCase> = fc
   .record({
-    raw: fc.oneof(w(4, fc.array(rawCmd, { minLength: 1, maxLength: 1 })), w(4, fc.array(rawCmd, { minLength: 2, maxLength: 2 })), w(2, fc.array(rawCmd, { minLength: 3, maxLength: 4 }))),
+    // Tame cases (plain, working commands) and wild ones (every spelling, path, negation, ...).
+    raw: fc.oneof(w(2, rawCmdsOf(true)), w(1, rawCmdsOf(false))),
     joins: fc.array(fc.record({ op: fc.oneof(w(4, fc.constant<JoinOp>(';')), w(4, fc.constant<JoinOp>('&&')), w(2, fc.constant<JoinOp>('||'))), space: fc.oneof(w(6, fc.constant(0)), w(2, fc.nat(3))) }), {
       minLength: 3,
       maxLength: 3,
@@ -585,7 +695,13 @@ export function shrinkCase(c: DiffCase): DiffCase[] {
     if (cmd.init !== 0) out.push(withCmd(i, { ...cmd, init: 0 }));
     if (cmd.init === 2) out.push(withCmd(i, { ...cmd, init: 1 }));
     const sp = cmd.spelling;
-    if (sp.quotes !== null) out.push(withCmd(i, { ...cmd, spelling: { ...sp, quotes: null } }));
+    if (sp.quotes !== null) {
+      out.push(withCmd(i, { ...cmd, spelling: { ...sp, quotes: null } }));
+      const q = sp.quotes;
+      q.forEach((x, k) => {
+        if (x % 6 !== 0) out.push(withCmd(i, { ...cmd, spelling: { ...sp, quotes: q.map((y, m) => (m === k ? 0 : y)) } }));
+      });
+    }
     if (sp.order !== null) out.push(withCmd(i, { ...cmd, spelling: { ...sp, order: null } }));
     sp.styles.forEach((s, k) => {
       if (s !== 0) out.push(withCmd(i, { ...cmd, spelling: { ...sp, styles: sp.styles.map((x, m) => (m === k ? 0 : x)) } }));

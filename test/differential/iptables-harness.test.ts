@@ -6,10 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { netnsReady } from '../netns-env.js';
 import { canonAddr, canonNet } from './ipt-addr.js';
 import { readSave, ruleKey } from './ipt-save-reader.js';
-import { runBatch, VARIANTS, type ExecResult, type Variant } from './ipt-runner.js';
+import { DIFF_TOOLS, runBatch, VARIANTS, type ExecResult, type Variant } from './ipt-runner.js';
 import { caseArb, loadable, renderCmd, type Fam, type RuleSpec } from './ipt-spec.js';
-
-export const DIFF_TOOLS = ['unshare', 'mount', 'nft', 'iptables-nft', 'ip6tables-nft', 'iptables-legacy', 'ip6tables-legacy', 'iptables-nft-save', 'iptables-legacy-save', 'iptables-legacy-restore'];
 
 describe('address text (glibc inet_ntop) and destinations', () => {
   it('prints IPv6 like inet_ntop', () => {
