@@ -28,7 +28,7 @@ import type { Door, FlagName, KnockdConfig, Proto } from '../frontend/config.js'
 import type { Range } from '../frontend/source.js';
 import { interfaceNameProblem } from '../frontend/interface-name.js';
 import { cutBytes } from '../text.js';
-import { doorSummaries } from './header.js';
+import { commentLine, doorSummaries } from './header.js';
 import type { Family, PortRange } from '../model/grant.js';
 import type { Chain, Dispatch, Match, Program, Rule, SetDecl, Stmt, Verdict } from '../model/ir.js';
 import { lower, type LowerOptions } from '../model/lower.js';
@@ -698,7 +698,7 @@ export function compileIptables(config: KnockdConfig, o: IptablesOptions, plans?
   const ruleset = toRuleset(program, o.family);
   const text = renderIptables(ruleset, {
     version: o.version,
-    source: o.source,
+    source: commentLine(o.source),
     notifyGroup: o.notifyGroup,
     guard: o.guard,
     doors: doorSummaries(doorPlans, o.family),

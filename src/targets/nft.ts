@@ -8,7 +8,7 @@ import { lower, type LowerOptions } from '../model/lower.js';
 import { FAMILIES, planDoors, type DoorPlan } from '../model/plan.js';
 import { interfaceNameProblem } from '../frontend/interface-name.js';
 import { cutBytes } from '../text.js';
-import { doorSummaries } from './header.js';
+import { commentLine, doorSummaries } from './header.js';
 import { TargetError } from './target-error.js';
 import { loadTemplate, tidy } from './templates.js';
 
@@ -167,7 +167,7 @@ export function compileNft(config: KnockdConfig, o: NftOptions, plans?: readonly
   const doors = doorSummaries(doorPlans, 'ip');
   const data = {
     version: o.version,
-    source: o.source,
+    source: commentLine(o.source),
     notifyGroup: o.notifyGroup,
     doors,
     runtimeDoors: program.runtimeDoors,
