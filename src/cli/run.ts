@@ -14,7 +14,7 @@ import { KnockdLog } from '../runtime/log.js';
 import { startNflogSource } from '../runtime/nflog-source.js';
 import { retire, unusedSequences } from '../runtime/one-time-file.js';
 import type { NflogEvent } from '../runtime/pcap-nflog.js';
-import { PendingStore } from '../runtime/pending.js';
+import { fsReason, PendingStore } from '../runtime/pending.js';
 import { Runtime } from '../runtime/runtime.js';
 import { EXIT_HOST, hostStep, loadOptions, nftLocation, preflightIptablesOrExit, preflightOrExit, refuseNftOptions, usage, warnMissingInterface, type HostFlags } from './apply.js';
 import { checkInterfaceOption, Exit, loadOrExit, packageVersion } from './common.js';
@@ -22,6 +22,7 @@ import type { KnockdConfig } from '../frontend/config.js';
 import { loadConfigFile } from '../frontend/load.js';
 import { formatPosition } from '../frontend/source.js';
 import { maxSources } from './compile.js';
+import { Stops } from '../runtime/stops.js';
 
 interface RunFlags extends HostFlags {
   interface?: string;
@@ -70,36 +71,51 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
       const log = new KnockdLog({ file: opts.logFile.value, syslog: opts.useSyslog.value, stderr: true });
       const pidFile = resolve(flags.pidFile ?? (opts.pidFile.from ? opts.pidFile.value : DEFAULT_PID_FILE));
       const store = new PendingStore(join(resolve(flags.stateDir), 'pending.json'));
+      // One scheduler of pending stops for the process: they run on time across reloads, failed ones included.
+      const stops = new Stops({ exec: shell, now: () => Date.now(), log: (m) => log.line(m), loadPending: () => store.load(), savePending: (l) => store.save(l) });
       const makeRuntime = (config: KnockdConfig): Runtime =>
-        new Runtime(config, {
-          deploy: deployer({ run, target, iface: flags.interface ?? null, log: flags.log === true, version: packageVersion(), source: file }),
-          exec: shell,
-          now: () => Date.now(),
-          log: (m) => log.line(m),
-          loadPending: () => store.load(),
-          savePending: (l) => store.save(l),
-          unusedSequences,
-          retire,
-        });
+        new Runtime(
+          config,
+          {
+            deploy: deployer({ run, target, iface: flags.interface ?? null, log: flags.log === true, version: packageVersion(), source: file }),
+            exec: shell,
+            now: () => Date.now(),
+            log: (m) => log.line(m),
+            unusedSequences,
+            retire,
+          },
+          stops,
+        );
       let runtime = makeRuntime(loaded.config);
       const needed = runtime.runtimeDoors();
 
       // Events wait here while no runtime is started (start-up, reload).
       let started = false;
       const early: NflogEvent[] = [];
+      // An event that cannot be handled is logged; it never ends the process (the other doors keep working).
+      const handle = (e: NflogEvent): void => {
+        try {
+          runtime.handle(e);
+        } catch (err) {
+          log.line(`${e.src}: event "${e.prefix}" not handled: ${(err as Error).message}`);
+        }
+      };
       const resume = (): void => {
         started = true;
-        for (const e of early.splice(0)) runtime.handle(e);
+        for (const e of early.splice(0)) handle(e);
       };
+      // Saved stops are armed first, before any rule is loaded: they run on time whatever the rules do.
+      if (needed.length) stops.resume();
       const source = needed.length
         ? startNflogSource({
             group: NOTIFY_GROUP,
-            onEvent: (e) => (started ? runtime.handle(e) : early.push(e)),
+            onEvent: (e) => (started ? handle(e) : early.push(e)),
           })
         : null;
       try {
         await source?.ready;
       } catch (e) {
+        stops.stop();
         process.stderr.write(`knockc: cannot read kernel events: ${(e as Error).message}\n`);
         process.stderr.write('knockc: knockc run reads NFLOG through tcpdump (Debian package tcpdump); the rules were not loaded\n');
         throw new Exit(EXIT_HOST);
@@ -108,6 +124,7 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
         await hostStep(() => runtime.start());
       } catch (e) {
         source?.stop();
+        stops.stop();
         if (e instanceof Exit) throw e;
         process.stderr.write(`knockc: ${(e as Error).message}\n`);
         throw new Exit(EXIT_HOST);
@@ -124,6 +141,7 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
       let reloading: Promise<void> = Promise.resolve();
       process.on('SIGHUP', () => {
         reloading = reloading.then(async () => {
+          stops.resume(); // a state file that could not be read at start is tried again
           const next = loadConfigFile(file);
           if (!next.config) {
             log.line(`reload: ${file} has errors, keeping the running config: ${next.diagnostics.filter((d) => d.severity === 'error').map((d) => `${formatPosition(d.range.start)}: ${d.message}`).join('; ')}`);
@@ -143,6 +161,10 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
             await runtime.start().catch((err: Error) => log.line(`reload: restoring the running config failed too: ${err.message}`));
           }
           resume();
+        }).catch((err: Error) => {
+          // Whatever failed, the process goes on with the runtime it has (pending stops keep their timers).
+          log.line(`reload: ${err.message}`);
+          resume();
         });
       });
 
@@ -150,10 +172,15 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
         for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => res(`${sig}`));
         void source.ended.then((w) => res(w));
       });
-      writeFileSync(pidFile, `${process.pid}\n`);
+      try {
+        writeFileSync(pidFile, `${process.pid}\n`);
+      } catch (e) {
+        log.line(`cannot write the PID file ${pidFile} (${fsReason(e)}); running without it`);
+      }
       log.line(`knockc run ${packageVersion()}: ${needed.length} door(s) handled here (${needed.map((p) => p.door.name).join(', ')}), kernel events from NFLOG group ${NOTIFY_GROUP}; ready`);
       const why = await stopped;
       runtime.stop();
+      stops.stop();
       source.stop();
       await runtime.idle();
       try {

@@ -22,6 +22,8 @@ export class KnockdLog {
   private fileFailed = false;
 
   constructor(private readonly sinks: LogSinks) {
+    // A closed standard error (EPIPE) must not end the runtime: the other sinks still work.
+    if (sinks.stderr) process.stderr.on('error', () => undefined);
     if (sinks.syslog) {
       this.logger = spawn('logger', ['--id=' + process.pid, '-t', 'knockc', '-p', 'daemon.notice'], { stdio: ['pipe', 'ignore', 'ignore'] });
       this.logger.on('error', () => (this.logger = null));
@@ -31,12 +33,17 @@ export class KnockdLog {
 
   line(msg: string): void {
     if (this.sinks.stderr) process.stderr.write(`knockc: ${msg}\n`);
-    if (this.sinks.file && !this.fileFailed) {
+    if (this.sinks.file) {
+      // Tried for every line (a full disk gets space back); the failure is said once, and the recovery.
       try {
         appendFileSync(this.sinks.file, `${knockdStamp(new Date())}${msg}\n`);
+        if (this.fileFailed) {
+          this.fileFailed = false;
+          process.stderr.write(`knockc: the log file ${this.sinks.file} is written again (lines in between are missing from it)\n`);
+        }
       } catch (e) {
+        if (!this.fileFailed) process.stderr.write(`knockc: cannot write the log file ${this.sinks.file}: ${(e as Error).message}\n`);
         this.fileFailed = true;
-        process.stderr.write(`knockc: cannot write the log file ${this.sinks.file}: ${(e as Error).message}\n`);
       }
     }
     this.logger?.stdin?.write(`${msg.replace(/\n/g, ' ')}\n`);

@@ -1,16 +1,22 @@
 // The runtime's logic, free of processes and files (runtime host below):
 // what to do when the kernel reports that a door opened for a source.
 //  - command doors: run start_command with %IP% (through /bin/sh -c, as
-//    knockd does), and stop_command cmd_timeout seconds later; the stop is
-//    written to the state file first, so a restart still runs it on time;
+//    knockd does), and stop_command cmd_timeout seconds later (never when
+//    cmd_timeout is negative: knockd's sleep of a negative int lasts ~136
+//    years); the stop is written to the state file first (stops.ts), so a
+//    restart still runs it on time, and when it cannot be written the start
+//    command does not run (fail closed);
 //  - one-time doors: retire the used line ('#', fsync), then act, then swap
 //    the door's sequence in the kernel (one atomic load); a used-up file
 //    closes that door only.
+// Events name doors by identity, not by place (model/notify.ts): an event of
+// a door this config does not have is logged and dropped.
 import type { Door, KnockdConfig, OneTimeEntry } from '../frontend/config.js';
-import { parseNotifyPrefix } from '../model/notify.js';
+import { doorId, looksLikeNotify, parseNotifyPrefix, sequenceId, type NotifyTag } from '../model/notify.js';
 import { familyCommands, planDoors, runtimeActs, type DoorPlan } from '../model/plan.js';
 import type { NflogEvent } from './pcap-nflog.js';
-import type { PendingStop } from './pending.js';
+import { OneTimeChangedError } from './one-time-file.js';
+import { runCommand, type Stops } from './stops.js';
 
 export interface RuntimeHost {
   /** Loads the compiled rules for this config in one atomic step; throws with a message on failure. */
@@ -19,15 +25,10 @@ export interface RuntimeHost {
   exec(command: string): Promise<number | null>;
   now(): number;
   log(msg: string): void;
-  loadPending(): PendingStop[];
-  savePending(list: readonly PendingStop[]): void;
-  /** One-time files: the unused sequences, and retiring one (durably). */
+  /** One-time files: the unused sequences, and retiring one (durably; OneTimeChangedError when the line is no longer exactly there). */
   unusedSequences(path: string): OneTimeEntry[];
   retire(path: string, entry: OneTimeEntry): void;
 }
-
-/** setTimeout cannot wait longer than this; longer waits are re-armed. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** knockd's parse_cmd: every %IP% becomes the source address. */
 export function substitute(command: string, ip: string): string {
@@ -42,18 +43,24 @@ interface OneTimeState {
 
 export class Runtime {
   private readonly plans: Map<number, DoorPlan>;
+  /** Door identity (as in the kernel's events) -> plan. */
+  private readonly byId = new Map<string, DoorPlan>();
   private readonly oneTime = new Map<number, OneTimeState>();
-  private pending: PendingStop[] = [];
-  private readonly timers = new Map<string, NodeJS.Timeout>();
   private queue: Promise<void> = Promise.resolve();
-  private seq = 0;
   private stopped = false;
 
   constructor(
     readonly config: KnockdConfig,
     private readonly host: RuntimeHost,
+    /** Pending stops: shared by every Runtime of one process, they outlive reloads. */
+    private readonly stops: Stops,
   ) {
     this.plans = new Map(planDoors(config).map((p) => [p.door.index, p]));
+    for (const p of this.plans.values()) {
+      const id = doorId(p.door);
+      // Doors identical in every field are interchangeable: the first one answers for all.
+      if (!this.byId.has(id)) this.byId.set(id, p);
+    }
     for (const d of config.doors) {
       const ot = d.sequenceFrom.kind === 'one-time' ? d.sequenceFrom.oneTime : undefined;
       if (ot) this.oneTime.set(d.index, { path: ot.path, unused: [] });
@@ -65,30 +72,23 @@ export class Runtime {
     return [...this.plans.values()].filter((p) => p.needsRuntime);
   }
 
-  /** Reads the one-time files (resuming at the first unused line), loads the rules, re-arms saved stops. */
+  /** Reads the one-time files (resuming at the first unused line) and loads the rules. Pending stops are not its business (Stops). */
   async start(): Promise<void> {
     for (const [index, st] of this.oneTime) {
       st.unused = this.host.unusedSequences(st.path);
       if (!st.unused.length) this.logClosed(this.doorName(index), st.path);
     }
     await this.host.deploy(this.liveConfig());
-    this.pending = this.host.loadPending();
-    for (const p of this.pending) this.arm(p);
   }
 
+  /** No more events are handled (reload, shutdown); one-time work under way finishes (idle()). */
   stop(): void {
     this.stopped = true;
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
   }
 
   /** Settles after every event handled so far (tests, shutdown). */
   idle(): Promise<void> {
     return this.queue;
-  }
-
-  pendingStops(): readonly PendingStop[] {
-    return this.pending;
   }
 
   /** The config as loaded into the kernel: one-time doors at their current line, used-up ones left out. */
@@ -110,19 +110,23 @@ export class Runtime {
   handle(e: NflogEvent): void {
     if (this.stopped) return;
     const tag = parseNotifyPrefix(e.prefix);
-    if (!tag) return; // another NFLOG user's packet on our group: not ours to judge
-    const plan = this.plans.get(tag.door);
+    if (!tag) {
+      // Another NFLOG user's packet on our group is not ours to judge; a knockc tag we cannot read is worth a line.
+      if (looksLikeNotify(e.prefix)) this.host.log(`${e.src}: event with a knockc tag this version does not write ("${e.prefix}": rules of another knockc version loaded?): dropped`);
+      return;
+    }
+    const plan = this.byId.get(tag.door);
     if (!plan) {
-      this.host.log(`${e.src}: event for unknown door d${tag.door} (rules of another config loaded?): ignored`);
+      this.host.log(`${e.src}: event of a door that is not in the loaded config ("${e.prefix}": deleted or changed by a reload, or rules of another config): dropped`);
       return;
     }
     if (!runtimeActs(plan, e.family)) return;
-    if (this.oneTime.has(tag.door)) {
+    if (this.oneTime.has(plan.door.index)) {
       // One at a time: a swap must finish before the next completion is judged.
-      this.queue = this.queue.then(() => this.oneTimeOpened(plan, tag.line, e)).catch((err: Error) => this.host.log(`${plan.door.name}: ${err.message}`));
+      this.queue = this.queue.then(() => this.oneTimeOpened(plan, tag, e)).catch((err: Error) => this.host.log(`${plan.door.name}: ${err.message}`));
       return;
     }
-    this.opened(plan.door, e);
+    this.open(plan.door, e, null);
   }
 
   private logClosed(door: string, path: string): void {
@@ -133,65 +137,86 @@ export class Runtime {
     return this.plans.get(index)?.door.name ?? `d${index}`;
   }
 
-  private async oneTimeOpened(plan: DoorPlan, line: number | null, e: NflogEvent): Promise<void> {
+  private async oneTimeOpened(plan: DoorPlan, tag: NotifyTag, e: NflogEvent): Promise<void> {
     if (this.stopped) return;
     const st = this.oneTime.get(plan.door.index)!;
     const name = plan.door.name;
     const used = st.unused[0];
-    if (!used || line !== used.line) {
-      this.host.log(`${e.src}: ${name}: sequence of line ${line ?? '?'} was already used: ignored`);
+    if (!used || tag.line !== used.line || tag.seq !== sequenceId(used.knocks)) {
+      this.host.log(`${e.src}: ${name}: sequence of line ${tag.line ?? '?'} is not the door's current one (already used, or the file changed): ignored`);
       return;
     }
+    let changed = false;
     // Durable first: from here on this sequence never opens again, whatever happens next.
-    this.host.retire(st.path, used);
-    this.opened(plan.door, e);
-    st.unused = this.host.unusedSequences(st.path).filter((x) => x.line > used.line);
+    const retire = (): void => {
+      try {
+        this.host.retire(st.path, used);
+        return;
+      } catch (err) {
+        if (!(err instanceof OneTimeChangedError)) throw err;
+      }
+      // Edited since it was read: read it again. The sequence opens only if it is still the
+      // file's current one (a line added above it, say), and then its line there is retired.
+      changed = true;
+      const now = this.host.unusedSequences(st.path);
+      const cur = now[0];
+      if (!cur || cur.text !== used.text) {
+        throw new Error(`${st.path} changed on disk and "${used.text}" is no longer its current sequence: not opened`);
+      }
+      this.host.retire(st.path, cur);
+    };
+    const opened = this.open(plan.door, e, retire);
+    if (!opened && !changed) return;
+    try {
+      st.unused = this.host.unusedSequences(st.path);
+    } catch (err) {
+      // The kernel must not keep the used sequence: without a readable file there is no next one.
+      this.host.log(`${name}: cannot read the one time sequences file again (${(err as Error).message}): door closed until the next reload (SIGHUP)`);
+      st.unused = [];
+    }
     if (!st.unused.length) this.logClosed(name, st.path);
     try {
       await this.host.deploy(this.liveConfig());
     } catch (err) {
-      this.host.log(`${name}: could not load the next sequence (${(err as Error).message}); this door stays shut until knockc run restarts`);
+      this.host.log(`${name}: could not load the next sequence (${(err as Error).message}); this door stays shut until the next reload (SIGHUP) or restart`);
     }
   }
 
-  private opened(d: Door, e: NflogEvent): void {
+  /**
+   * The door opened for e.src: OPEN SESAME, then what must be durable before anything acts (the
+   * stop in the state file, then `commit`: a one-time line retired), then the start command.
+   * False when a durable step failed: then nothing runs.
+   */
+  private open(d: Door, e: NflogEvent, commit: (() => void) | null): boolean {
     const { start, stop } = familyCommands(d, e.family);
     this.host.log(`${e.src}: ${d.name}: OPEN SESAME`);
     // knockd runs nothing, not even the stop command, without a start command.
-    if (!start?.text) return;
-    if (stop?.text) {
-      const p: PendingStop = {
-        id: `${this.host.now()}-${process.pid}-${++this.seq}`,
-        door: d.name,
-        src: e.src,
-        command: substitute(stop.text, e.src),
-        due: this.host.now() + Math.max(0, d.cmdTimeout.value) * 1000,
-      };
-      // Saved before the start command runs: a crash in between leaves a stop with nothing to undo, never the reverse.
-      this.pending = [...this.pending, p];
-      this.host.savePending(this.pending);
-      this.arm(p);
+    const startText = start?.text ? substitute(start.text, e.src) : null;
+    let stopId: string | null = null;
+    if (startText !== null && stop?.text) {
+      const secs = d.cmdTimeout.value;
+      if (secs < 0) {
+        // knockd's child sleeps a negative int as unsigned (~136 years): the stop never runs (KC205).
+        this.host.log(`${d.name}: cmd_timeout ${secs} is negative: the stop command never runs (as with knockd)`);
+      } else {
+        const p = this.stops.add(d.name, e.src, substitute(stop.text, e.src), secs);
+        if (!p) {
+          this.host.log(`${e.src}: ${d.name}: start command not run: its stop command could not be saved (fail closed)`);
+          return false;
+        }
+        stopId = p.id;
+      }
     }
-    this.run(d.name, substitute(start.text, e.src));
-  }
-
-  private run(door: string, command: string): void {
-    this.host.log(`${door}: running command: ${command}`);
-    void this.host.exec(command).then((status) => {
-      if (status !== 0) this.host.log(`${door}: command exited with status ${status ?? 'unknown (killed)'}: ${command}`);
-    });
-  }
-
-  private arm(p: PendingStop): void {
-    const wait = p.due - this.host.now();
-    const t = setTimeout(() => {
-      if (p.due - this.host.now() > 0) return this.arm(p); // a wait longer than one timer allows
-      this.timers.delete(p.id);
-      this.host.log(`${p.src}: ${p.door}: command timeout`);
-      this.run(p.door, p.command);
-      this.pending = this.pending.filter((x) => x.id !== p.id);
-      this.host.savePending(this.pending);
-    }, Math.min(Math.max(0, wait), MAX_TIMER_MS));
-    this.timers.set(p.id, t);
+    if (commit) {
+      try {
+        commit();
+      } catch (err) {
+        if (stopId !== null) this.stops.cancel(stopId);
+        this.host.log(`${e.src}: ${d.name}: not opened: ${(err as Error).message}`);
+        return false;
+      }
+    }
+    if (startText !== null) runCommand(this.host, d.name, startText);
+    return true;
   }
 }

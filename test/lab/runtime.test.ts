@@ -126,7 +126,7 @@ describeLab('knockc run (runtime) in a real kernel', () => {
     expect(readFileSync(join(dir, 'knockc.pid'), 'utf8').trim()).toBe(String(rt.pid));
     expect(rt.stderr).toMatch(/^knockc: knockc run \S+: 1 door\(s\) handled here \(cmd\), kernel events from NFLOG group 4242; ready$/m);
     // The runtime's door reports to NFLOG group 4242.
-    expect(await ruleset()).toMatch(/log prefix "knockc d0" group 4242/);
+    expect(await ruleset()).toMatch(/log prefix "knockc [0-9a-f]{16}" group 4242/);
 
     // A wrong order opens nothing.
     await client.knock(['7000', '9000', '8000:udp']);
@@ -224,8 +224,8 @@ describeLab('knockc run (runtime) in a real kernel', () => {
     const markedAtOpening = (): number[] => lines(out).map((l) => Number(l.split(' ')[2]));
     const file = (): string[] => readFileSync(seqFile, 'utf8').split('\n').slice(0, N);
     const firstUnused = (): number => file().findIndex((l) => !l.startsWith('#'));
-    /** 0-based lines the kernel's one-time door is at (log prefix "knockc d0 L<line>"). */
-    const kernelAt = async (): Promise<number[]> => [...new Set([...(await ruleset()).matchAll(/log prefix "knockc d0 L(\d+)"/g)].map((m) => Number(m[1]) - 1))];
+    /** 0-based lines the kernel's one-time door is at (log prefix "knockc <door> L<line> <sequence>"). */
+    const kernelAt = async (): Promise<number[]> => [...new Set([...(await ruleset()).matchAll(/log prefix "knockc [0-9a-f]{16} L(\d+) [0-9a-f]{8}"/g)].map((m) => Number(m[1]) - 1))];
 
     const rng = new Rng(seed);
     // Half the rounds crash (in random order), each at a random moment (below).
@@ -322,11 +322,11 @@ describeLab('knockc run (runtime) in a real kernel', () => {
       ].join('\n'),
     );
     const rt = await start(conf);
-    expect(await ruleset()).toContain('log prefix "knockc d0 L1" group 4242');
+    expect(await ruleset()).toMatch(/log prefix "knockc [0-9a-f]{16} L1 [0-9a-f]{8}" group 4242/);
     expect(await client.probe(22, { timeoutMs: 700 })).toBe('closed');
 
     await client.knock(['3001', '3002:udp', '3003']);
-    expect(await eventually(async () => lines(out).length === 1 && !(await ruleset()).includes('knockc d0'), { timeoutMs: 5000, intervalMs: 25 })).toBe(true);
+    expect(await eventually(async () => lines(out).length === 1 && !/ L\d+ [0-9a-f]{8}"/.test(await ruleset()), { timeoutMs: 5000, intervalMs: 25 })).toBe(true);
     expect(readFileSync(seqFile, 'utf8')).toBe('#3001,3002:udp,3003\n');
     expect(rt.stderr).toMatch(/once: no more sequences left in the one time sequences file .*: door closed/);
     const rules = await ruleset();
@@ -392,8 +392,8 @@ describeLab('knockc run (runtime) in a real kernel', () => {
     const client = ctx.lab.clients[0]!;
     const out = join(dir, 'out');
     const rt = await start(writeConf(commandDoor('cmd', out, 3)), ['--target', 'iptables']);
-    expect(await ctx.lab.server.iptables(['-S'])).toMatch(/-j NFLOG --nflog-prefix +"?knockc d0"? --nflog-group 4242/);
-    expect(await ctx.lab.server.iptables(['-S'], { family: 6 })).toMatch(/-j NFLOG --nflog-prefix +"?knockc d0"? --nflog-group 4242/);
+    expect(await ctx.lab.server.iptables(['-S'])).toMatch(/-j NFLOG --nflog-prefix +"?knockc [0-9a-f]{16}"? --nflog-group 4242/);
+    expect(await ctx.lab.server.iptables(['-S'], { family: 6 })).toMatch(/-j NFLOG --nflog-prefix +"?knockc [0-9a-f]{16}"? --nflog-group 4242/);
     expect(await ruleset()).not.toContain('table inet knockc');
     for (const family of [4, 6] as const) {
       await client.knock(CMD_SEQ, { family });

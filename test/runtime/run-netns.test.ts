@@ -101,7 +101,7 @@ describe.skipIf(!ready)('knockc run (CLI, scratch network namespace)', () => {
     r.child.kill('SIGTERM');
     expect(await r.exited).toBe(0);
     expect(existsSync(pid)).toBe(false);
-    expect(nftList()).toContain('log prefix "knockc d0" group 4242 queue-threshold 1');
+    expect(nftList()).toMatch(/log prefix "knockc [0-9a-f]{16}" group 4242 queue-threshold 1/);
   });
 
   it('a pending stop command survives kill -9 and runs on time after a restart, once', async () => {
@@ -135,18 +135,18 @@ describe.skipIf(!ready)('knockc run (CLI, scratch network namespace)', () => {
     const conf = join(tmp, 'c.conf');
     writeFileSync(conf, `[ot]\n  one_time_sequences = ${seq}\n  start_command = echo open %IP% >> ${out}\n[other]\n  sequence = 7401\n  start_command = echo other >> ${out}\n`);
     const r = await start([conf, '--state-dir', join(tmp, 'c.state'), '--pid-file', join(tmp, 'c.pid')]);
-    expect(nftList()).toContain('prefix "knockc d0 L1"');
+    expect(nftList()).toMatch(/prefix "knockc [0-9a-f]{16} L1 [0-9a-f]{8}"/);
     knock(7201, 7202);
     await until('the first opening', () => read(out) === 'open 127.0.0.1\n');
     expect(read(seq)).toBe('#7201,7202\n 7301,7302\n');
-    await until('the swap', () => nftList().includes('prefix "knockc d0 L2"'));
+    await until('the swap', () => / L2 [0-9a-f]{8}"/.test(nftList()));
     knock(7201, 7202);
     await sleep(400);
     expect(read(out)).toBe('open 127.0.0.1\n');
     knock(7301, 7302);
     await until('the second opening', () => read(out) === 'open 127.0.0.1\nopen 127.0.0.1\n');
     // Used up: that door is gone from the kernel, the other still works.
-    await until('the door to close', () => !nftList().includes('knockc d0'));
+    await until('the door to close', () => !/ L\d+ [0-9a-f]{8}"/.test(nftList()));
     expect(r.stderr()).toMatch(/ot: no more sequences left in the one time sequences file \S+: door closed/);
     knock(7401);
     await until('the other door', () => read(out).endsWith('other\n'));
@@ -161,10 +161,10 @@ describe.skipIf(!ready)('knockc run (CLI, scratch network namespace)', () => {
     writeFileSync(conf, `[ot]\n  one_time_sequences = ${seq}\n  start_command = echo open %IP% >> ${out}\n`);
     const save = (): string => inNs(['iptables-save', '-t', 'filter']).stdout;
     await start([conf, '--target', 'iptables', '--state-dir', join(tmp, 'i.state'), '--pid-file', join(tmp, 'i.pid')]);
-    expect(save()).toContain('--nflog-prefix "knockc d0 L1"');
+    expect(save()).toMatch(/--nflog-prefix "knockc [0-9a-f]{16} L1 [0-9a-f]{8}"/);
     knock(7801, 7802);
     await until('the first opening', () => read(out) === 'open 127.0.0.1\n');
-    await until('the swap', () => save().includes('--nflog-prefix "knockc d0 L2"'));
+    await until('the swap', () => /--nflog-prefix "knockc [0-9a-f]{16} L2 [0-9a-f]{8}"/.test(save()));
     expect(read(seq)).toBe('#7801,7802\n 7811,7812\n 7821,7822\n');
     knock(7801, 7802);
     await sleep(400);

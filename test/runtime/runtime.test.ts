@@ -6,6 +6,9 @@ import { parseConfigText } from '../../src/frontend/load.js';
 import { readOneTimeEntries } from '../../src/frontend/one-time.js';
 import type { PendingStop } from '../../src/runtime/pending.js';
 import { Runtime, substitute, type RuntimeHost } from '../../src/runtime/runtime.js';
+import { Stops, type StopsHost } from '../../src/runtime/stops.js';
+import { checkUnchanged } from '../../src/runtime/one-time-file.js';
+import { notifyPrefix } from '../../src/model/notify.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +22,7 @@ function load(text: string): KnockdConfig {
 }
 
 /** A host that records every step in one journal, with one-time files kept in memory. */
-class FakeHost implements RuntimeHost {
+class FakeHost implements RuntimeHost, StopsHost {
   journal: string[] = [];
   deployed: KnockdConfig[] = [];
   saved: PendingStop[][] = [];
@@ -54,6 +57,7 @@ class FakeHost implements RuntimeHost {
   }
   retire(path: string, e: OneTimeEntry): void {
     const t = this.files.get(path)!;
+    checkUnchanged(path, Buffer.from(t), e);
     this.files.set(path, t.slice(0, e.offset) + '#' + t.slice(e.offset + 1));
     this.journal.push(`retire line ${e.line}`);
   }
@@ -74,6 +78,15 @@ const SSH_DOOR = `[ssh]
 `;
 const ev = (prefix: string, src = '198.51.100.7', family: 'ip' | 'ip6' = 'ip') => ({ prefix, src, family, at: 0 });
 
+/** A runtime over the fake host, with its own scheduler of stops (read from the fake state file). */
+function runtimeOf(config: KnockdConfig, h: FakeHost): Runtime {
+  const stops = new Stops(h);
+  stops.resume();
+  return new Runtime(config, h, stops);
+}
+/** The tag the kernel's rules carry for door `index` of the config as loaded (one-time doors: at their current line). */
+const tagOf = (rt: Runtime, index: number): string => notifyPrefix(rt.liveConfig().doors.find((d) => d.index === index)!);
+
 describe('knockc run: command doors', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
@@ -84,10 +97,10 @@ describe('knockc run: command doors', () => {
 
   it('runs the start command, saves the stop BEFORE it, runs the stop after cmd_timeout and forgets it', async () => {
     const h = new FakeHost();
-    const rt = new Runtime(load(CMD_DOOR), h);
+    const rt = runtimeOf(load(CMD_DOOR), h);
     await rt.start();
     h.journal = [];
-    rt.handle(ev('knockc d0'));
+    rt.handle(ev(tagOf(rt, 0)));
     expect(h.journal).toEqual([
       'log 198.51.100.7: cmd: OPEN SESAME',
       'save echo stop 198.51.100.7 198.51.100.7',
@@ -111,21 +124,21 @@ describe('knockc run: command doors', () => {
 
   it('IPv6 sources use start_command_6, and the stop falls back to stop_command', async () => {
     const h = new FakeHost();
-    const rt = new Runtime(load(CMD_DOOR), h);
+    const rt = runtimeOf(load(CMD_DOOR), h);
     await rt.start();
-    rt.handle(ev('knockc d0', '2001:db8::7', 'ip6'));
+    rt.handle(ev(tagOf(rt, 0), '2001:db8::7', 'ip6'));
     expect(h.journal).toContain('exec echo start6 2001:db8::7');
     expect(h.pendingOnDisk.map((p) => p.command)).toEqual(['echo stop 2001:db8::7 2001:db8::7']);
   });
 
   it('each opening has its own stop (knockd: open twice, close twice)', async () => {
     const h = new FakeHost();
-    const rt = new Runtime(load(CMD_DOOR), h);
+    const rt = runtimeOf(load(CMD_DOOR), h);
     await rt.start();
-    rt.handle(ev('knockc d0'));
+    rt.handle(ev(tagOf(rt, 0)));
     h.clock += 2000;
     await vi.advanceTimersByTimeAsync(2000);
-    rt.handle(ev('knockc d0'));
+    rt.handle(ev(tagOf(rt, 0)));
     expect(h.pendingOnDisk).toHaveLength(2);
     h.clock += 3000;
     await vi.advanceTimersByTimeAsync(3000);
@@ -141,7 +154,7 @@ describe('knockc run: command doors', () => {
       { id: 'a', door: 'cmd', src: '198.51.100.1', command: 'echo late', due: h.clock - 10 },
       { id: 'b', door: 'cmd', src: '198.51.100.2', command: 'echo later', due: h.clock + 3000 },
     ];
-    const rt = new Runtime(load(CMD_DOOR), h);
+    const rt = runtimeOf(load(CMD_DOOR), h);
     await rt.start();
     await vi.advanceTimersByTimeAsync(0);
     expect(h.journal.filter((l) => l.startsWith('exec'))).toEqual(['exec echo late']);
@@ -153,9 +166,9 @@ describe('knockc run: command doors', () => {
 
   it('a wait longer than a timer allows (cmd_timeout of 30 days) is re-armed, not run early', async () => {
     const h = new FakeHost();
-    const rt = new Runtime(load(CMD_DOOR.replace('cmd_timeout = 5', 'cmd_timeout = 2592000')), h);
+    const rt = runtimeOf(load(CMD_DOOR.replace('cmd_timeout = 5', 'cmd_timeout = 2592000')), h);
     await rt.start();
-    rt.handle(ev('knockc d0'));
+    rt.handle(ev(tagOf(rt, 0)));
     h.clock += 2 ** 31;
     await vi.advanceTimersByTimeAsync(2 ** 31);
     expect(h.journal.some((l) => l.startsWith('exec echo stop'))).toBe(false);
@@ -166,20 +179,24 @@ describe('knockc run: command doors', () => {
 
   it('kernel doors, unknown doors and prefixes that are not ours are left alone', async () => {
     const h = new FakeHost();
-    const rt = new Runtime(load(SSH_DOOR + CMD_DOOR), h);
+    const rt = runtimeOf(load(SSH_DOOR + CMD_DOOR), h);
     await rt.start();
     h.journal = [];
-    rt.handle(ev('knockc d0')); // ssh: the kernel grants it
+    rt.handle(ev(tagOf(rt, 0))); // ssh: the kernel grants it
     rt.handle(ev('someone else'));
-    rt.handle(ev('knockc d9'));
-    expect(h.journal).toEqual(['log 198.51.100.7: event for unknown door d9 (rules of another config loaded?): ignored']);
+    rt.handle(ev('knockc 0123456789abcdef'));
+    rt.handle(ev('knockc d1'));
+    expect(h.journal).toEqual([
+      'log 198.51.100.7: event of a door that is not in the loaded config ("knockc 0123456789abcdef": deleted or changed by a reload, or rules of another config): dropped',
+      'log 198.51.100.7: event with a knockc tag this version does not write ("knockc d1": rules of another knockc version loaded?): dropped',
+    ]);
   });
 
   it('no start command: nothing runs, not even the stop command (knockd)', async () => {
     const h = new FakeHost();
-    const rt = new Runtime(load('[d]\n sequence = 1,2\n start_command = \n stop_command = echo x\n'), h);
+    const rt = runtimeOf(load('[d]\n sequence = 1,2\n start_command = \n stop_command = echo x\n'), h);
     await rt.start();
-    rt.handle(ev('knockc d0'));
+    rt.handle(ev(tagOf(rt, 0)));
     expect(h.journal.filter((l) => l.startsWith('exec') || l.startsWith('save'))).toEqual([]);
   });
 });
@@ -194,7 +211,7 @@ describe('knockc run: one-time sequences', () => {
   const setup = async (text: string) => {
     const h = new FakeHost();
     h.files.set(FILE, text);
-    const rt = new Runtime(load(SSH_DOOR + OT), h);
+    const rt = runtimeOf(load(SSH_DOOR + OT), h);
     await rt.start();
     return { h, rt };
   };
@@ -203,11 +220,11 @@ describe('knockc run: one-time sequences', () => {
     const { h, rt } = await setup('#1,2,3\n 4,5,6\n\n bad:xyz\n 7,8,9\n');
     expect(h.journal).toEqual(['deploy ssh=9000 ot=4,5,6']);
     h.journal = [];
-    rt.handle(ev('knockc d1 L2'));
+    rt.handle(ev(tagOf(rt, 1)));
     await rt.idle();
     expect(h.journal).toEqual([
-      'retire line 2',
       'log 198.51.100.7: ot: OPEN SESAME',
+      'retire line 2',
       'log ot: running command: echo ot 198.51.100.7',
       'exec echo ot 198.51.100.7',
       'deploy ssh=9000 ot=7,8,9',
@@ -219,20 +236,22 @@ describe('knockc run: one-time sequences', () => {
 
   it('a completion of an already retired line (two sources, same sequence) opens nothing', async () => {
     const { h, rt } = await setup(' 4,5,6\n 7,8,9\n');
-    rt.handle(ev('knockc d1 L1', '198.51.100.1'));
-    rt.handle(ev('knockc d1 L1', '198.51.100.2'));
+    const line1 = tagOf(rt, 1);
+    rt.handle(ev(line1, '198.51.100.1'));
+    rt.handle(ev(line1, '198.51.100.2'));
     await rt.idle();
     expect(h.journal.filter((l) => l.startsWith('exec'))).toEqual(['exec echo ot 198.51.100.1']);
-    expect(h.journal).toContain('log 198.51.100.2: ot: sequence of line 1 was already used: ignored');
+    expect(h.journal).toContain("log 198.51.100.2: ot: sequence of line 1 is not the door's current one (already used, or the file changed): ignored");
   });
 
   it('a used-up file closes that door only: the rules are loaded without it', async () => {
     const { h, rt } = await setup(' 4,5,6\n');
-    rt.handle(ev('knockc d1 L1'));
+    const line1 = tagOf(rt, 1);
+    rt.handle(ev(line1));
     await rt.idle();
     expect(h.journal.at(-1)).toBe('deploy ssh=9000');
     expect(h.journal).toContain(`log ot: no more sequences left in the one time sequences file ${FILE}: door closed (the other doors keep working)`);
-    rt.handle(ev('knockc d1 L1'));
+    rt.handle(ev(line1));
     await rt.idle();
     expect(h.journal.filter((l) => l.startsWith('exec'))).toHaveLength(1);
   });
@@ -245,9 +264,9 @@ describe('knockc run: one-time sequences', () => {
   it('a failed swap keeps the sequence retired and says so', async () => {
     const { h, rt } = await setup(' 4,5,6\n 7,8,9\n');
     h.failDeploy = true;
-    rt.handle(ev('knockc d1 L1'));
+    rt.handle(ev(tagOf(rt, 1)));
     await rt.idle();
     expect(h.files.get(FILE)).toBe('#4,5,6\n 7,8,9\n');
-    expect(h.journal.at(-1)).toMatch(/^log ot: could not load the next sequence \(nft refused\)/);
+    expect(h.journal.at(-1)).toMatch(/^log ot: could not load the next sequence \(nft refused\); this door stays shut until the next reload \(SIGHUP\) or restart$/);
   });
 });
