@@ -5,8 +5,8 @@ import { compareDiagnostics } from '../diagnostics/diagnostic.js';
 import { formatText } from '../diagnostics/format.js';
 import { COMPILE_RULES, RUNTIME_CODES, runRules } from '../lint/rules.js';
 import { planDoors } from '../model/plan.js';
-import { compileIptables, IPTABLES_DEFAULTS } from '../targets/iptables.js';
-import { compileNft, NFT_DEFAULTS, type NftOptions } from '../targets/nft.js';
+import { compileIptables, IPTABLES_DEFAULTS } from '../targets/iptables/generate.js';
+import { compileNft, NFT_DEFAULTS, type NftOptions } from '../targets/nft/generate.js';
 import { checkInterfaceOption, compiledOrExit, Exit, EXIT_USAGE, loadOrExit, packageVersion } from './common.js';
 
 export interface CompileFlags {

@@ -2,12 +2,12 @@
 // knockc_* chains, sets and hook rules in a user's table), nothing else.
 // Idempotent: nothing to remove is success.
 import type { Command } from 'commander';
-import { removeNft } from '../apply/apply.js';
-import type { Deployment } from '../host/nft.js';
+import { removeNft } from '../targets/nft/apply.js';
+import type { Deployment } from '../targets/nft/live.js';
 import { localRunner, type Runner } from '../host/runner.js';
 import { Exit, EXIT_FINDINGS } from './common.js';
 import { type HostFlags, hostStep, nftLocation, preflightIptablesOrExit, preflightOrExit, refuseNftOptions, targetOption, usage } from './apply.js';
-import { famText, removeIptables, toolOf } from '../apply/iptables-host.js';
+import { famText, removeIptables, toolOf } from '../targets/iptables/host.js';
 
 interface RemoveFlags extends HostFlags {
   verbose?: boolean;

@@ -1,12 +1,13 @@
 // knockc status: per door, the sources mid-sequence, the active grants and
 // the counters, read from the kernel.
 import type { Command } from 'commander';
-import { listDeployments, readTable } from '../host/nft.js';
+import { listDeployments, readTable } from '../targets/nft/live.js';
 import { localRunner, type Runner } from '../host/runner.js';
-import { deploymentStatus, formatStatus, statusJson, type DeploymentStatus } from '../status/status.js';
+import { deploymentStatus } from '../targets/nft/status.js';
+import { formatStatus, statusJson, type DeploymentStatus } from '../targets/status.js';
 import { Exit, EXIT_FINDINGS } from './common.js';
 import { type HostFlags, hostStep, preflightIptablesOrExit, preflightOrExit, refuseNftOptions, targetOption } from './apply.js';
-import { statusIptables } from '../apply/iptables-host.js';
+import { statusIptables } from '../targets/iptables/host.js';
 import { namedLocation } from './remove.js';
 
 interface StatusFlags extends HostFlags {

@@ -1,7 +1,7 @@
-// Before touching the kernel: can this host load knockc's rules at all?
-// Each check gives a clear message; errors stop apply/remove, warnings do not.
+// Host checks every target shares (privileges, kernel version, the interface knocks are
+// counted on), and how checks are printed. Each check gives a clear message; errors stop
+// apply/remove, warnings do not. A target's own checks live in its folder.
 import type { Runner } from './runner.js';
-import { nftVersion } from './nft.js';
 
 export interface Check {
   readonly level: 'ok' | 'warning' | 'error';
@@ -42,13 +42,6 @@ export async function checkPrivileges(run: Runner): Promise<Check> {
   return { level: 'ok', what: 'privileges', message: cap === null ? 'capabilities unknown' : 'CAP_NET_ADMIN' };
 }
 
-/** Kernel features the rules need, per mode. */
-export const NFT_KERNEL_MIN = {
-  standalone: { version: [5, 4] as const, why: 'deleting a set element from the packet path (attempts that fail or complete) needs Linux 5.4 or newer' },
-  into: { version: [5, 10] as const, why: 'comments on chains (--into) need Linux 5.10 or newer; deleting a set element from the packet path needs 5.4' },
-};
-export const NFT_MIN = [0, 9, 7] as const;
-
 export async function checkKernel(run: Runner, min: { version: readonly [number, number]; why: string }): Promise<Check> {
   const r = await run(['uname', '-r']);
   const v = r.code === 0 ? kernelVersion(r.stdout) : null;
@@ -58,20 +51,6 @@ export async function checkKernel(run: Runner, min: { version: readonly [number,
   return ok
     ? { level: 'ok', what: 'kernel', message: `Linux ${r.stdout.trim()}` }
     : { level: 'error', what: 'kernel', message: `Linux ${r.stdout.trim()} is too old: ${min.why}` };
-}
-
-export async function checkNft(run: Runner): Promise<Check> {
-  const v = await nftVersion(run);
-  if (v === null) return { level: 'error', what: 'nft', message: 'nft not found: install nftables (apt-get install nftables)' };
-  if (!/^\d/.test(v) || !versionAtLeast(v, NFT_MIN)) {
-    return { level: 'error', what: 'nft', message: `nft ${v} is too old: knockc needs nftables ${NFT_MIN.join('.')} or newer (set and chain comments)` };
-  }
-  return { level: 'ok', what: 'nft', message: `nftables ${v}` };
-}
-
-/** The checks of the nft target (privileges, nft, kernel). */
-export async function preflightNft(run: Runner, mode: 'standalone' | 'into'): Promise<Check[]> {
-  return [await checkPrivileges(run), await checkNft(run), await checkKernel(run, NFT_KERNEL_MIN[mode])];
 }
 
 /** The interface names in /proc/net/dev (every interface of the network namespace, up or down). */

@@ -2,15 +2,15 @@
 // apply` (state of unchanged doors carried over), as a function that throws
 // a readable message instead of printing and exiting.
 import type { KnockdConfig } from '../frontend/config.js';
-import { applyNft } from '../apply/apply.js';
-import { formatMappedErrors } from '../apply/errors.js';
-import type { NftLocation } from '../apply/script.js';
-import { applyIptables, FAMILIES, type IptCompiled } from '../apply/iptables-host.js';
-import type { Backend } from '../host/iptables.js';
+import { applyNft } from '../targets/nft/apply.js';
+import { formatMappedErrors } from '../targets/nft/errors.js';
+import type { NftLocation } from '../targets/nft/script.js';
+import { applyIptables, FAMILIES, type IptCompiled } from '../targets/iptables/host.js';
+import type { Backend } from '../targets/iptables/preflight.js';
 import type { Runner } from '../host/runner.js';
 import type { Family } from '../model/grant.js';
-import { compileIptables, IPTABLES_DEFAULTS } from '../targets/iptables.js';
-import { compileNft, NFT_DEFAULTS } from '../targets/nft.js';
+import { compileIptables, IPTABLES_DEFAULTS } from '../targets/iptables/generate.js';
+import { compileNft, NFT_DEFAULTS } from '../targets/nft/generate.js';
 
 export type DeployTarget =
   | { readonly kind: 'nft'; readonly location: NftLocation; readonly maxSources: number | null }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KnockdConfig } from '../../src/frontend/config.js';
 import { parseConfigText } from '../../src/frontend/load.js';
-import { compileNft, NFT_DEFAULTS, type NftOptions } from '../../src/targets/nft.js';
+import { compileNft, NFT_DEFAULTS, type NftOptions } from '../../src/targets/nft/generate.js';
 import type { Runner, RunResult } from '../../src/host/runner.js';
 
 export const FIX = join(import.meta.dirname, 'fixtures');

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { procNetDevNames } from '../../src/host/preflight.js';
+import { procNetDevNames } from '../../src/host/checks.js';
 import { CLI, ensureBuilt } from '../cli/built.js';
 import { netnsReady, toolPath } from '../netns-env.js';
 

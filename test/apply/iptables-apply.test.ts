@@ -7,26 +7,12 @@
 // *.v0-layout.txt ones were recorded the same way with the knockc before 844506b (knockc_input
 // -> knockc_knock4, knockc_grant4_in): a deployment an upgrade starts from.
 import { describe, expect, it } from 'vitest';
-import {
-  buildRestore,
-  clockFromTimerList,
-  compactAddr,
-  diffIptables,
-  foreignReferences,
-  hzFromSamples,
-  iptablesStatus,
-  leftMs,
-  listsOf,
-  liveKnockc,
-  parseRecent,
-  parseRecentFiles,
-  parseRestoreInput,
-  parseSave,
-  ruleFacts,
-  ruleKey,
-} from '../../src/apply/iptables.js';
-import { applyIptables, removeIptables } from '../../src/apply/iptables-host.js';
-import { compileIptables, IPTABLES_DEFAULTS } from '../../src/targets/iptables.js';
+import { buildRestore, foreignReferences, listsOf, liveKnockc, parseRestoreInput, parseSave, ruleFacts, ruleKey } from '../../src/targets/iptables/restore.js';
+import { clockFromTimerList, compactAddr, hzFromSamples, leftMs, parseRecent, parseRecentFiles } from '../../src/targets/iptables/recent.js';
+import { diffIptables } from '../../src/targets/iptables/diff.js';
+import { iptablesStatus } from '../../src/targets/iptables/status.js';
+import { applyIptables, removeIptables } from '../../src/targets/iptables/host.js';
+import { compileIptables, IPTABLES_DEFAULTS } from '../../src/targets/iptables/generate.js';
 import type { Family } from '../../src/model/grant.js';
 import { config, fakeRunner, fixture } from './helpers.js';
 

@@ -1,6 +1,6 @@
 // Preflight facts for --target iptables: which iptables holds the host's rules, xt_recent capacity.
 import { describe, expect, it } from 'vitest';
-import { chooseBackend, listCapacityCheck, preflightIptables, usage } from '../../src/host/iptables.js';
+import { chooseBackend, listCapacityCheck, preflightIptables, usage } from '../../src/targets/iptables/preflight.js';
 import { fakeRunner } from './helpers.js';
 
 const EMPTY = '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n';

@@ -9,7 +9,7 @@ import {
   parseTableJson,
   readTable,
   withElements,
-} from '../../src/host/nft.js';
+} from '../../src/targets/nft/live.js';
 import { fakeRunner, fixture } from './helpers.js';
 
 describe('nft time text', () => {

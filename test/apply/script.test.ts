@@ -1,11 +1,11 @@
 // The scripts of apply and remove, the diff, and nft errors mapped back to the config.
 import { describe, expect, it } from 'vitest';
-import { parseElementsText, parseTableJson, withElements, type LiveTable } from '../../src/host/nft.js';
-import { foreignObjects, foreignReferences, hookRules, intoRemovalLines, reloadScript, removalScript } from '../../src/apply/script.js';
-import { diffReload, formatDiff } from '../../src/apply/diff.js';
-import { formatMappedErrors, mapNftErrors, objectOfLine, parseNftErrors } from '../../src/apply/errors.js';
-import { applyNft, ApplyRefused } from '../../src/apply/apply.js';
-import { planCarryOver } from '../../src/apply/state.js';
+import { parseElementsText, parseTableJson, withElements, type LiveTable } from '../../src/targets/nft/live.js';
+import { foreignObjects, foreignReferences, hookRules, intoRemovalLines, reloadScript, removalScript } from '../../src/targets/nft/script.js';
+import { diffReload, formatDiff } from '../../src/targets/nft/diff.js';
+import { formatMappedErrors, mapNftErrors, objectOfLine, parseNftErrors } from '../../src/targets/nft/errors.js';
+import { applyNft, ApplyRefused } from '../../src/targets/nft/apply.js';
+import { planCarryOver } from '../../src/targets/nft/carry.js';
 import { compile, config, fakeRunner, fixture } from './helpers.js';
 
 const standalone: LiveTable = withElements(

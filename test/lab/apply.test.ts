@@ -21,12 +21,13 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { KnockdConfig } from '../../src/frontend/config.js';
 import { parseConfigText } from '../../src/frontend/load.js';
-import { compileNft, NFT_DEFAULTS } from '../../src/targets/nft.js';
-import { applyNft, removeNft, type NftApplyReport } from '../../src/apply/apply.js';
-import type { NftLocation } from '../../src/apply/script.js';
-import { readTable } from '../../src/host/nft.js';
-import { failed, preflightNft } from '../../src/host/preflight.js';
-import { deploymentStatus } from '../../src/status/status.js';
+import { compileNft, NFT_DEFAULTS } from '../../src/targets/nft/generate.js';
+import { applyNft, removeNft, type NftApplyReport } from '../../src/targets/nft/apply.js';
+import type { NftLocation } from '../../src/targets/nft/script.js';
+import { readTable } from '../../src/targets/nft/live.js';
+import { failed } from '../../src/host/checks.js';
+import { preflightNft } from '../../src/targets/nft/preflight.js';
+import { deploymentStatus } from '../../src/targets/nft/status.js';
 import { describeLab, sleep, useLab } from './lab.js';
 import { labRunner } from './host-runner.js';
 

@@ -22,8 +22,8 @@
  */
 import type { KnockdConfig } from '../../src/frontend/config.js';
 import { parseConfigText } from '../../src/frontend/load.js';
-import { compileIptables, IPTABLES_DEFAULTS } from '../../src/targets/iptables.js';
-import { compileNft, NFT_DEFAULTS } from '../../src/targets/nft.js';
+import { compileIptables, IPTABLES_DEFAULTS } from '../../src/targets/iptables/generate.js';
+import { compileNft, NFT_DEFAULTS } from '../../src/targets/nft/generate.js';
 import { defaultDropRules, heredoc, RESET_FIREWALL_SH, startLab, type Family, type Lab, type LabOptions, type LabServer } from './lab.js';
 import { assertOnTime, playTrace, srcName, type ProbeResult, type Trace, type TraceRun } from './trace.js';
 

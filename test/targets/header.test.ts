@@ -4,8 +4,8 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/frontend/load.js';
-import { compileIptables, IPTABLES_DEFAULTS } from '../../src/targets/iptables.js';
-import { compileNft, NFT_DEFAULTS } from '../../src/targets/nft.js';
+import { compileIptables, IPTABLES_DEFAULTS } from '../../src/targets/iptables/generate.js';
+import { compileNft, NFT_DEFAULTS } from '../../src/targets/nft/generate.js';
 import { commentLine } from '../../src/targets/header.js';
 import { netnsReady, toolPath } from '../netns-env.js';
 

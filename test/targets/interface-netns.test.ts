@@ -18,8 +18,8 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IFNAME_CHARS, IFNAME_MAX_BYTES, interfaceNameProblem } from '../../src/frontend/interface-name.js';
 import { parseConfigText } from '../../src/frontend/load.js';
-import { compileIptables, IPTABLES_DEFAULTS } from '../../src/targets/iptables.js';
-import { compileNft, NFT_DEFAULTS } from '../../src/targets/nft.js';
+import { compileIptables, IPTABLES_DEFAULTS } from '../../src/targets/iptables/generate.js';
+import { compileNft, NFT_DEFAULTS } from '../../src/targets/nft/generate.js';
 import { netnsReady, toolPath } from '../netns-env.js';
 
 const ready = netnsReady('interface-name netns tests', ['unshare', 'sh', 'nft', 'iptables-restore', 'ip6tables-restore', 'iptables-save']);

@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/frontend/load.js';
-import { compileIptables, IPTABLES_DEFAULTS } from '../../src/targets/iptables.js';
+import { compileIptables, IPTABLES_DEFAULTS } from '../../src/targets/iptables/generate.js';
 
 const CI = process.env.CI === 'true';
 const PATHS = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin', '/usr/bin', '/bin'];

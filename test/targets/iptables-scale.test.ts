@@ -23,7 +23,7 @@ import {
   IPTABLES_DEFAULTS,
   toRuleset,
   type IptRuleset,
-} from '../../src/targets/iptables.js';
+} from '../../src/targets/iptables/generate.js';
 import { IptMachine } from './ipt-machine.js';
 
 const packet = (proto: 'tcp' | 'udp', port: number, family: 'ip' | 'ip6' = 'ip'): Packet => ({

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/frontend/load.js';
-import { compileNft, NFT_DEFAULTS } from '../../src/targets/nft.js';
+import { compileNft, NFT_DEFAULTS } from '../../src/targets/nft/generate.js';
 import { netnsReady, toolPath } from '../netns-env.js';
 
 const ready = netnsReady('conntrack netns tests', ['ip', 'nft', 'bash']);

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/frontend/load.js';
-import { compileNft, NFT_DEFAULTS, type NftOptions } from '../../src/targets/nft.js';
+import { compileNft, NFT_DEFAULTS, type NftOptions } from '../../src/targets/nft/generate.js';
 
 const FIXTURES = 'fixtures';
 const GOLDEN = 'test/golden/nft';

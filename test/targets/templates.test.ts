@@ -115,8 +115,8 @@ async function generators(reference: boolean) {
       return { ...m, loadTemplate: m.loadReferenceTemplate };
     });
   } else vi.doUnmock('../../src/targets/templates.js');
-  const nft = await import('../../src/targets/nft.js');
-  const ipt = await import('../../src/targets/iptables.js');
+  const nft = await import('../../src/targets/nft/generate.js');
+  const ipt = await import('../../src/targets/iptables/generate.js');
   return {
     outputs(config: KnockdConfig): string[] {
       const base = { version: 'T', source: 'x.conf' };

@@ -22,18 +22,18 @@
 // Lists are named knockc_<role><4|6>_<the IR set's stable key> (see listNames); INPUT and FORWARD
 // reach the program through knockc_input / knockc_forward, which the user hooks once (see the
 // template's header: iptables-restore cannot insert a rule only when it is missing).
-import { NOTIFY_GROUP } from '../model/notify.js';
-import { TargetError } from './target-error.js';
-import type { Door, FlagName, KnockdConfig, Proto } from '../frontend/config.js';
-import type { Range } from '../frontend/source.js';
-import { interfaceNameProblem } from '../frontend/interface-name.js';
-import { cutBytes } from '../text.js';
-import { commentLine, doorSummaries } from './header.js';
-import type { Family, PortRange } from '../model/grant.js';
-import type { Chain, Dispatch, Match, Program, Rule, SetDecl, Stmt, Verdict } from '../model/ir.js';
-import { lower, type LowerOptions } from '../model/lower.js';
-import { planDoors, type DoorPlan } from '../model/plan.js';
-import { loadTemplate, tidy } from './templates.js';
+import { NOTIFY_GROUP } from '../../model/notify.js';
+import { TargetError } from '../target-error.js';
+import type { Door, FlagName, KnockdConfig, Proto } from '../../frontend/config.js';
+import type { Range } from '../../frontend/source.js';
+import { interfaceNameProblem } from '../../frontend/interface-name.js';
+import { cutBytes } from '../../text.js';
+import { commentLine, doorSummaries } from '../header.js';
+import type { Family, PortRange } from '../../model/grant.js';
+import type { Chain, Dispatch, Match, Program, Rule, SetDecl, Stmt, Verdict } from '../../model/ir.js';
+import { lower, type LowerOptions } from '../../model/lower.js';
+import { planDoors, type DoorPlan } from '../../model/plan.js';
+import { loadTemplate, tidy } from '../templates.js';
 
 export interface IptablesOptions {
   /** ip: iptables-restore input; ip6: ip6tables-restore input. */

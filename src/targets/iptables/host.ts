@@ -8,29 +8,15 @@
 // IPv4 was loaded, knockc's IPv4 objects are put back as they were (the rules
 // iptables-save printed before the apply, in one more restore), so the kernel
 // ends as before (the counters of the restored rules restart from zero).
-import type { Family } from '../model/grant.js';
-import type { Backend } from '../host/iptables.js';
-import { HostError, runOk, type Runner } from '../host/runner.js';
-import type { DeploymentStatus } from '../status/status.js';
-import { ApplyRefused } from './apply.js';
-import {
-  buildRestore,
-  clockFromTimerList,
-  diffIptables,
-  foreignReferences,
-  hzFromSamples,
-  iptablesStatus,
-  listsOf,
-  liveKnockc,
-  parseRecentFiles,
-  parseRestoreInput,
-  parseSave,
-  type Hook,
-  type KernelClock,
-  type KnockcRules,
-  type RecentEntry,
-  type SaveTable,
-} from './iptables.js';
+import type { Family } from '../../model/grant.js';
+import type { Backend } from './preflight.js';
+import { HostError, runOk, type Runner } from '../../host/runner.js';
+import type { DeploymentStatus } from '../status.js';
+import { ApplyRefused } from '../nft/apply.js';
+import { buildRestore, foreignReferences, listsOf, liveKnockc, parseRestoreInput, parseSave, type Hook, type KnockcRules, type SaveTable } from './restore.js';
+import { clockFromTimerList, hzFromSamples, parseRecentFiles, type KernelClock, type RecentEntry } from './recent.js';
+import { diffIptables } from './diff.js';
+import { iptablesStatus } from './status.js';
 
 export const FAMILIES: readonly Family[] = ['ip', 'ip6'];
 export const famText = (f: Family): string => (f === 'ip' ? 'IPv4' : 'IPv6');

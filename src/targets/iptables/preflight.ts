@@ -2,8 +2,8 @@
 // uses (iptables-nft and iptables-legacy keep separate rule sets; rules that
 // open holes in a firewall must go into the same one) and how many sources
 // xt_recent keeps per list. Used by the preflight of `--target iptables`.
-import type { Runner } from './runner.js';
-import type { Check } from './preflight.js';
+import type { Runner } from '../../host/runner.js';
+import type { Check } from '../../host/checks.js';
 
 export type Backend = 'nft' | 'legacy';
 

@@ -2,15 +2,15 @@
 // script (removal of the old objects when --into, the compiled rules, the
 // carried-over state), and hand it to `nft -f` as one transaction. Nothing
 // here prints: the CLI formats the reports.
-import type { KnockdConfig } from '../frontend/config.js';
-import type { Program } from '../model/ir.js';
-import { HostError, type Runner } from '../host/runner.js';
-import { isKnockcName, listDeployments, nftLoad, readTable, type Deployment, type LiveTable } from '../host/nft.js';
+import type { KnockdConfig } from '../../frontend/config.js';
+import type { Program } from '../../model/ir.js';
+import { HostError, type Runner } from '../../host/runner.js';
+import { isKnockcName, listDeployments, nftLoad, readTable, type Deployment, type LiveTable } from './live.js';
 import { diffReload, type ReloadDiff } from './diff.js';
 import { mapNftErrors, type MappedError } from './errors.js';
 import { foreignObjects, foreignReferences, hookRules, reloadScript, removalScript, type NftLocation } from './script.js';
-import { planCarryOver, type CarryPlan } from './state.js';
-import { grantWords, setMeaning } from '../status/labels.js';
+import { planCarryOver, type CarryPlan } from './carry.js';
+import { grantWords, setMeaning } from '../../model/names.js';
 
 /** A problem found before anything was sent to the kernel (nothing changed). */
 export class ApplyRefused extends Error {}

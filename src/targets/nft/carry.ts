@@ -5,8 +5,8 @@
 // and the carry-over are one transaction. Keys change when what gives the
 // elements their meaning changes (a door's sequence, flags, timeouts, name;
 // a grant's match or lifetime): those sets start empty.
-import type { SetDecl } from '../model/ir.js';
-import { formatNftTime, isKnockcName, type LiveElement, type LiveSet, type LiveTable } from '../host/nft.js';
+import type { SetDecl } from '../../model/ir.js';
+import { formatNftTime, isKnockcName, type LiveElement, type LiveSet, type LiveTable } from './live.js';
 
 /** Elements with less time left than this are not carried (they expire during the reload anyway). */
 export const MIN_CARRY_MS = 20;

@@ -1,11 +1,11 @@
 // What a reload changes, in knockc's terms: doors (kept with their attempts
 // in progress, restarted, new, removed), grants (kept with their sources,
 // new, removed) and the kernel objects (sets, chains) behind them.
-import type { KnockdConfig } from '../frontend/config.js';
-import type { Program } from '../model/ir.js';
-import { isKnockcName, type LiveTable } from '../host/nft.js';
-import { inlinedEntries } from '../targets/nft.js';
-import { doorLabel, familyOfName, grantWords, setMeaning } from '../status/labels.js';
+import type { KnockdConfig } from '../../frontend/config.js';
+import type { Program } from '../../model/ir.js';
+import { isKnockcName, type LiveTable } from './live.js';
+import { inlinedEntries } from './generate.js';
+import { doorLabel, familyOfName, grantWords, setMeaning } from '../../model/names.js';
 
 export type DoorChangeKind = 'kept' | 'restarted' | 'new' | 'removed' | 'reloaded';
 

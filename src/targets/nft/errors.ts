@@ -1,9 +1,9 @@
 // nft's errors point at a line of the generated script (`/dev/stdin:19:11-21:
 // Error: value too large`); this maps that line back to the door, and the
 // setting of the door, that produced it.
-import type { Door, KnockdConfig } from '../frontend/config.js';
-import type { Range } from '../frontend/source.js';
-import type { Program } from '../model/ir.js';
+import type { Door, KnockdConfig } from '../../frontend/config.js';
+import type { Range } from '../../frontend/source.js';
+import type { Program } from '../../model/ir.js';
 
 export interface NftError {
   /** 1-based line of the script nft read, or null when nft gave no place. */

@@ -1,16 +1,16 @@
 // nftables generator: renders the IR program with templates/nft/*.hbs into a
 // script that `nft -f` loads atomically.
-import { NOTIFY_GROUP } from '../model/notify.js';
-import type { KnockdConfig } from '../frontend/config.js';
-import type { Family, Hook } from '../model/grant.js';
-import type { Chain, Dispatch, Line, Match, Program, SetDecl, Stmt } from '../model/ir.js';
-import { lower, type LowerOptions } from '../model/lower.js';
-import { FAMILIES, planDoors, type DoorPlan } from '../model/plan.js';
-import { interfaceNameProblem } from '../frontend/interface-name.js';
-import { cutBytes } from '../text.js';
-import { commentLine, doorSummaries } from './header.js';
-import { TargetError } from './target-error.js';
-import { loadTemplate, tidy } from './templates.js';
+import { NOTIFY_GROUP } from '../../model/notify.js';
+import type { KnockdConfig } from '../../frontend/config.js';
+import type { Family, Hook } from '../../model/grant.js';
+import type { Chain, Dispatch, Line, Match, Program, SetDecl, Stmt } from '../../model/ir.js';
+import { lower, type LowerOptions } from '../../model/lower.js';
+import { FAMILIES, planDoors, type DoorPlan } from '../../model/plan.js';
+import { interfaceNameProblem } from '../../frontend/interface-name.js';
+import { cutBytes } from '../../text.js';
+import { commentLine, doorSummaries } from '../header.js';
+import { TargetError } from '../target-error.js';
+import { loadTemplate, tidy } from '../templates.js';
 
 export interface NftOptions {
   readonly iface: string | null;

@@ -2,7 +2,7 @@
 // for the structure (sets, chains, rules with handles and counters) and the
 // text listing for set elements, whose remaining lifetimes it prints to the
 // millisecond (the JSON output truncates them to whole seconds).
-import { HostError, runOk, type Runner } from './runner.js';
+import { HostError, runOk, type Runner } from '../../host/runner.js';
 
 export type NftFamily = 'inet' | 'ip' | 'ip6';
 

@@ -1,6 +1,6 @@
 // The nft scripts of apply and remove. Each is ONE `nft -f` transaction: the
 // kernel applies all of it or none of it.
-import { HOOK_COMMENT, isKnockcName, type LiveRule, type LiveTable } from '../host/nft.js';
+import { HOOK_COMMENT, isKnockcName, type LiveRule, type LiveTable } from './live.js';
 
 /** Standalone: knockc's own table; --into: its knockc_* objects in a user's table. */
 export type NftLocation =
