@@ -698,9 +698,11 @@ export function shrinkCase(c: DiffCase): DiffCase[] {
     if (sp.quotes !== null) {
       out.push(withCmd(i, { ...cmd, spelling: { ...sp, quotes: null } }));
       const q = sp.quotes;
-      q.forEach((x, k) => {
-        if (x % 6 !== 0) out.push(withCmd(i, { ...cmd, spelling: { ...sp, quotes: q.map((y, m) => (m === k ? 0 : y)) } }));
-      });
+      // Only one word quoted (as it was), for each word.
+      for (let k = 0; k < 40; k++) {
+        const x = q[k % q.length] ?? 0;
+        if (x % 6 !== 0) out.push(withCmd(i, { ...cmd, spelling: { ...sp, quotes: Array.from({ length: 40 }, (_, m) => (m === k ? x : 0)) } }));
+      }
     }
     if (sp.order !== null) out.push(withCmd(i, { ...cmd, spelling: { ...sp, order: null } }));
     sp.styles.forEach((s, k) => {
