@@ -35,6 +35,9 @@ export function substitute(command: string, ip: string): string {
   return command.split('%IP%').join(ip);
 }
 
+/** How soon a one-time swap the kernel refused is tried again. */
+export const SWAP_RETRY_MS = 5000;
+
 interface OneTimeState {
   /** The file's unused sequences as last read: the first is the current one; none = the door is closed. */
   unused: readonly OneTimeEntry[];
@@ -48,6 +51,8 @@ export class Runtime {
   private readonly oneTime = new Map<number, OneTimeState>();
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** A swap the kernel refused, tried again until it loads (or a reload replaces this runtime). */
+  private retry: NodeJS.Timeout | null = null;
 
   constructor(
     readonly config: KnockdConfig,
@@ -84,6 +89,8 @@ export class Runtime {
   /** No more events are handled (reload, shutdown); one-time work under way finishes (idle()). */
   stop(): void {
     this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
   }
 
   /** Settles after every event handled so far (tests, shutdown). */
@@ -175,11 +182,37 @@ export class Runtime {
       st.unused = [];
     }
     if (!st.unused.length) this.logClosed(name, st.path);
+    await this.swap(name);
+  }
+
+  /**
+   * Loads the current sequences. When the kernel refuses, the door stays shut (its used
+   * sequence opens nothing: the runtime checks every completion) and the load is tried again
+   * every SWAP_RETRY_MS, quietly, until it works: a transient failure must not leave the door
+   * shut, nor (iptables: IPv4 and IPv6 load separately) the two families on different rules.
+   */
+  private async swap(name: string): Promise<void> {
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
     try {
       await this.host.deploy(this.liveConfig());
+      return;
     } catch (err) {
-      this.host.log(`${name}: could not load the next sequence (${(err as Error).message}); this door stays shut until the next reload (SIGHUP) or restart`);
+      this.host.log(`${name}: could not load the next sequence (${(err as Error).message}); this door stays shut until it loads (tried again every ${SWAP_RETRY_MS / 1000} s) or the next reload (SIGHUP)`);
     }
+    const again = (): void => {
+      this.retry = null;
+      this.queue = this.queue.then(async () => {
+        if (this.stopped || this.retry) return;
+        try {
+          await this.host.deploy(this.liveConfig());
+          this.host.log(`${name}: the next sequence is loaded`);
+        } catch {
+          if (!this.stopped) this.retry = setTimeout(again, SWAP_RETRY_MS);
+        }
+      });
+    };
+    this.retry = setTimeout(again, SWAP_RETRY_MS);
   }
 
   /**

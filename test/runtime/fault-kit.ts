@@ -172,7 +172,7 @@ export function inMountNs(pid: number, argv: readonly string[]): Result {
 
 /**
  * Fault wrappers for firewall tools, first on PATH: every call is counted (across tools, under a
- * lock) and listed in `calls`; the call whose number is in `fail-at` fails (exit 1, "injected
+ * lock) and listed in `calls`; the calls whose numbers are in `fail-at` fail (exit 1, "injected
  * failure" on stderr, listed in `failed`); while `sleep` exists each call first sleeps that many
  * seconds (and touches `sleeping`). Everything else runs the real tool.
  */
@@ -195,7 +195,7 @@ export class Wrappers {
           `flock -u 9; exec 9>&-`,
           `echo "$n ${t} $*" >> "$d/calls"`,
           `if [ -f "$d/sleep" ]; then touch "$d/sleeping"; sleep "$(cat "$d/sleep")"; fi`,
-          `if [ "$(cat "$d/fail-at" 2>/dev/null)" = "$n" ]; then echo "injected failure (call $n of ${t})" >&2; echo "$n ${t}" >> "$d/failed"; exit 1; fi`,
+          `if grep -qx "$n" "$d/fail-at" 2>/dev/null; then echo "injected failure (call $n of ${t})" >&2; echo "$n ${t}" >> "$d/failed"; exit 1; fi`,
           `exec '${real}' "$@"`,
           '',
         ].join('\n'),
@@ -211,9 +211,10 @@ export class Wrappers {
   calls(): number {
     return Number(readText(join(this.dir, 'count')).trim() || 0);
   }
-  failAt(n: number | null): void {
-    if (n === null) rmSync(join(this.dir, 'fail-at'), { force: true });
-    else writeFileSync(join(this.dir, 'fail-at'), `${n}\n`);
+  /** These calls (numbers from 1, across every wrapped tool) fail; [] for none. */
+  failAt(calls: readonly number[]): void {
+    if (calls.length === 0) rmSync(join(this.dir, 'fail-at'), { force: true });
+    else writeFileSync(join(this.dir, 'fail-at'), calls.map((c) => `${c}\n`).join(''));
   }
   /** The failures injected so far ("N tool" lines). */
   failed(): string[] {
@@ -269,4 +270,32 @@ export class Sources {
     this.n++;
     return `127.${this.lane}.${Math.floor(this.n / 250)}.${(this.n % 250) + 2}`;
   }
+}
+
+/** Seeded choices (mulberry32, as test/lab/scenarios.ts; kept here so these tests load nothing else). */
+export class Rng {
+  private s: number;
+  constructor(seed: number) {
+    this.s = seed >>> 0;
+  }
+  next(): number {
+    this.s = (this.s + 0x6d2b79f5) >>> 0;
+    let t = this.s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  int(lo: number, hi: number): number {
+    return lo + Math.floor(this.next() * (hi - lo + 1));
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[Math.floor(this.next() * xs.length)]!;
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+}
+
+export function newSeed(): number {
+  return (Date.now() ^ (process.pid << 16) ^ Math.floor(Math.random() * 2 ** 31)) >>> 0;
 }

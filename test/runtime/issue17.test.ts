@@ -165,6 +165,40 @@ describe('issue 17 #2: pending stops run on time whatever happens to the rules',
   });
 });
 
+describe('issue 17: a one-time swap the kernel refuses is tried again', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('the used sequence stays refused meanwhile, and the next one loads as soon as the kernel takes it', async () => {
+    const path = join(dir, 'retry.seq');
+    writeFileSync(path, ' 4,5,6\n 7,8,9\n');
+    const c = load(`[ot]\n one_time_sequences = ${path}\n start_command = echo ot %IP%\n`);
+    const h = new Host();
+    h.files.set(path, ' 4,5,6\n 7,8,9\n');
+    const rt = new Runtime(c, h, new Stops(h));
+    await rt.start();
+    const used = notifyPrefix(rt.liveConfig().doors[0]!);
+    const deploy = h.deploy.bind(h);
+    let refuse = 2;
+    h.deploy = async (x) => {
+      if (refuse-- > 0) throw new Error('iptables-restore refused the rules');
+      return deploy(x);
+    };
+    rt.handle(ev(used, '198.51.100.1'));
+    await rt.idle();
+    rt.handle(ev(used, '198.51.100.2'));
+    await vi.advanceTimersByTimeAsync(5000);
+    await rt.idle();
+    expect(h.journal.filter((l) => l.startsWith('deploy'))).toEqual(['deploy ot=4,5,6']);
+    await vi.advanceTimersByTimeAsync(5000);
+    await rt.idle();
+    expect(h.journal.filter((l) => l.startsWith('deploy'))).toEqual(['deploy ot=4,5,6', 'deploy ot=7,8,9']);
+    expect(h.journal).toContain('log ot: the next sequence is loaded');
+    expect(h.execs()).toEqual(['echo ot 198.51.100.1']);
+    rt.stop();
+  });
+});
+
 describe('issue 17 #3: I/O failures are logged and survived; a stop that cannot be kept means no start (fail closed)', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
