@@ -570,8 +570,8 @@ describe.skipIf(!ready)(`fault injection (seed ${seed})`, () => {
           const C = rng.pick(['C1', 'C2']);
           writeFileSync(runConf, configs[R]!);
           const before = rt.stderr().length;
-          // SIGHUP from 1 s before to 1 s after the apply starts: either may load last.
-          const delta = rng.int(-1000, 1000);
+          // SIGHUP from 0.5 s before to 1.5 s after the apply starts: either may load last.
+          const delta = rng.int(-500, 1500);
           if (delta < 0) {
             process.kill(rt.pid, 'SIGHUP');
             await sleep(-delta);
