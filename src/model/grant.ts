@@ -58,6 +58,12 @@ export interface GrantAction {
    * the same store ("iptables" and "iptables-legacy" may be different rule sets).
    */
   readonly store: { readonly name: string; readonly kind: RuleStore };
+  /**
+   * The rule as its tool tells rules apart, when that is finer than the grant: iptables -D
+   * finds only a rule with the same matches in the same order (`-p tcp --dport 22` and
+   * `-p tcp -m tcp --dport 22` grant the same, and are two rules). Absent: the grant's key.
+   */
+  readonly rule?: string;
   /** Character offset of this command within the command line (0-based). */
   readonly offset: number;
 }

@@ -15,8 +15,10 @@ export interface KeyedEffect {
   /** grantKey(action.target). */
   readonly key: string;
   readonly effect: 'open' | 'revoke';
-  /** The first command that acts on this rule. */
+  /** The first command that acts on this grant. */
   readonly action: GrantAction;
+  /** The rules (as their tool tells them apart: GrantAction.rule) that give this grant. */
+  readonly rules: readonly string[];
 }
 
 export type LineEffect =
@@ -36,11 +38,20 @@ const MAX_STATES = 4096;
 
 /** One rule of one store, as the line's commands change it. */
 interface Slot {
+  readonly id: string;
   readonly key: string;
+  readonly rule: string;
   readonly store: GrantAction['store'];
   readonly action: GrantAction;
   /** Starting copy counts worth trying: 0 .. deletes + 1 for 'copies', 0 and 1 for 'set'. */
   readonly starts: number;
+}
+
+/** The rule an action changes, in its store. */
+function slotOf(a: GrantAction): { id: string; key: string; rule: string } {
+  const key = grantKey(a.target);
+  const rule = a.rule ?? key;
+  return { id: `${a.store.name}\n${rule}`, key, rule };
 }
 
 const cache = new Map<string, LineEffect>();
@@ -72,7 +83,7 @@ function compute(line: string, family: Family): LineEffect {
   const open = slots.list.map(() => true);
   const keeps = slots.list.map(() => true);
   const loses = slots.list.map(() => true);
-  const index = new Map(slots.list.map((s, i) => [slotId(s.store.name, s.key), i]));
+  const index = new Map(slots.list.map((s, i) => [s.id, i]));
   const counts = new Array<number>(slots.list.length).fill(0);
   for (let state = 0; state < total; state++) {
     let rest = state;
@@ -94,16 +105,19 @@ function compute(line: string, family: Family): LineEffect {
 
   const effects: KeyedEffect[] = [];
   for (const [i, s] of slots.list.entries()) {
-    if (open[i]) effects.push({ key: s.key, effect: 'open', action: s.action });
+    if (open[i]) effects.push({ key: s.key, effect: 'open', action: s.action, rules: [s.rule] });
     else if (keeps[i]) continue;
-    else if (loses[i]) effects.push({ key: s.key, effect: 'revoke', action: s.action });
+    else if (loses[i]) effects.push({ key: s.key, effect: 'revoke', action: s.action, rules: [s.rule] });
     else return runtime(s.action, 'whether this rule ends open depends on what the firewall holds when the line runs (a delete fails when its rule is absent; `&&` and `||` follow that)');
   }
-  return { kind: 'effects', effects };
-}
-
-function slotId(store: string, key: string): string {
-  return `${store}\n${key}`;
+  // Rules of one grant written differently (only adds: see slotsOf) give it together.
+  const merged: KeyedEffect[] = [];
+  for (const e of effects) {
+    const i = merged.findIndex((m) => m.key === e.key);
+    if (i < 0) merged.push(e);
+    else merged[i] = { ...(merged[i] as KeyedEffect), rules: [...(merged[i] as KeyedEffect).rules, ...e.rules].sort() };
+  }
+  return { kind: 'effects', effects: merged };
 }
 
 function runtime(at: GrantAction, reason: string): LineEffect {
@@ -112,30 +126,34 @@ function runtime(at: GrantAction, reason: string): LineEffect {
 
 type Listed = ReadonlyArray<Pick<GrantCommand, 'join' | 'actions'>>;
 
-/** The rules the line touches for this family; the same rule through two stores is refused. */
+/**
+ * The rules the line touches for this family. One grant through two stores, or written as two
+ * rules and deleted in one of them, is refused: whether the tool sees one rule or two there
+ * (iptables and iptables-legacy may share their rules or not; `--dport 0:65535` is a bare
+ * `-m tcp`) decides what a delete finds.
+ */
 function slotsOf(commands: Listed): { list: Slot[] } | { conflict: LineEffect } {
-  const byKey = new Map<string, { store: GrantAction['store']; action: GrantAction; deletes: number }>();
+  const slots = new Map<string, { slot: Omit<Slot, 'starts'>; deletes: number }>();
+  const byKey = new Map<string, { store: string; rules: Set<string>; deletes: boolean }>();
   for (const c of commands) {
     for (const a of c.actions) {
-      const key = grantKey(a.target);
-      const s = byKey.get(key);
-      if (s === undefined) {
-        byKey.set(key, { store: a.store, action: a, deletes: a.op === 'delete' ? 1 : 0 });
-      } else if (s.store.name !== a.store.name) {
-        return {
-          conflict: runtime(a, `the line changes the same rule through ${s.store.name} and ${a.store.name}, which may or may not share their rules on the host`),
-        };
-      } else if (a.op === 'delete') {
-        s.deletes++;
+      const { id, key, rule } = slotOf(a);
+      const g = byKey.get(key) ?? { store: a.store.name, rules: new Set<string>(), deletes: false };
+      byKey.set(key, g);
+      if (g.store !== a.store.name) {
+        return { conflict: runtime(a, `the line changes the same rule through ${g.store} and ${a.store.name}, which may or may not share their rules on the host`) };
       }
+      g.rules.add(rule);
+      g.deletes ||= a.op === 'delete';
+      if (g.rules.size > 1 && g.deletes) {
+        return { conflict: runtime(a, 'the line adds and deletes this grant written as different rules: iptables -D finds a rule only with the same matches in the same order') };
+      }
+      const s = slots.get(id) ?? { slot: { id, key, rule, store: a.store, action: a }, deletes: 0 };
+      slots.set(id, s);
+      if (a.op === 'delete') s.deletes++;
     }
   }
-  const list = [...byKey.entries()].map(([key, s]) => ({
-    key,
-    store: s.store,
-    action: s.action,
-    starts: s.store.kind === 'copies' ? s.deletes + 1 : 1,
-  }));
+  const list = [...slots.values()].map(({ slot, deletes }) => ({ ...slot, starts: slot.store.kind === 'copies' ? deletes + 1 : 1 }));
   return { list };
 }
 
@@ -148,7 +166,7 @@ function run(commands: Listed, counts: number[], index: ReadonlyMap<string, numb
     // A command with nothing for this family is one that fails for it (see GrantAction.families).
     ok = c.actions.length > 0;
     for (const a of c.actions) {
-      const i = index.get(slotId(a.store.name, grantKey(a.target))) as number;
+      const i = index.get(slotOf(a).id) as number;
       const have = counts[i] as number;
       if (a.op === 'add') counts[i] = a.store.kind === 'copies' ? have + 1 : 1;
       else if (have > 0) counts[i] = a.store.kind === 'copies' ? have - 1 : 0;

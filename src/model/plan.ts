@@ -111,10 +111,12 @@ function planFamily(door: Door, family: Family): FamilyPlan {
   if (t.kind === 'runtime') return runtimeAt(stop, t);
   const stopEffects = t.kind === 'effects' ? t.effects : [];
   // The stop command must take away exactly what the start command gave, nothing else.
+  // (Rule by rule: iptables -D finds only the rule written with the same matches in the same order.)
+  const opened = s.effects.filter((e) => e.effect === 'open');
   const inverse =
     deletes.length === 0 &&
-    stopEffects.length === adds.length &&
-    stopEffects.every((e) => e.effect === 'revoke' && adds.some((g) => g.key === `${family}|${e.key}`));
+    stopEffects.length === opened.length &&
+    stopEffects.every((e) => e.effect === 'revoke' && opened.some((o) => o.key === e.key && o.rules.join('\n') === e.rules.join('\n')));
   if (!inverse) {
     return {
       kind: 'runtime',

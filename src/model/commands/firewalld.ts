@@ -114,7 +114,7 @@ function parseRich(rule: Word): RichRule {
       const [a, after] = attrs(k + 1, ['address']);
       const addr = a.get('address')?.value;
       if (addr === undefined) fail(t.word, "'source' without address=");
-      const fams = knockerFamilies(addr.text);
+      const fams = knockerFamilies(addr);
       if (fams === null) fail(addr, 'source is not %IP%');
       source = fams;
       k = after;

@@ -102,10 +102,17 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
   let proto: Proto | null | undefined; // undefined: no -p given; null: -p all
   const matches = new Map<string, Word>();
   let dports: PortRange[] | null = null;
+  let dportsFrom: 'dport' | 'multiport' | null = null;
   let synOnly = false;
   let newOnly = false;
   let accept = false;
   const seen = new Set<string>();
+  // The matches in the order iptables loads them (-m, or an option of -p's protocol): a
+  // rule's identity, which -D compares (`-m tcp` or another order makes another rule).
+  const loaded: string[] = [];
+  const load = (m: string): void => {
+    if (!loaded.includes(m)) loaded.push(m);
+  };
 
   const once = (key: string, w: Word): void => {
     if (seen.has(key)) fail(w, `'${w.text}' given twice`);
@@ -183,7 +190,7 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
       case '--source': {
         once('source', w);
         const v = value();
-        const fams = knockerFamilies(v.text);
+        const fams = knockerFamilies(v);
         if (fams === null) fail(v, 'source is not %IP%');
         if (!fams.includes(family)) fail(v, `prefix length does not fit ${familyName(family)}`);
         source = true;
@@ -216,7 +223,10 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
         const v = value();
         if (!MATCHES.has(v.text)) fail(v, `match '${v.text}' is not supported`);
         if (matches.has(v.text)) fail(v, `match '${v.text}' loaded twice`);
+        // An option of -p's protocol loaded it already: iptables adds a second, empty one.
+        if (loaded.includes(v.text)) fail(v, `match '${v.text}' is already loaded by an option before it`);
         matches.set(v.text, v);
+        loaded.push(v.text);
         break;
       }
       case '--dport': {
@@ -224,6 +234,8 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
         if (p === null) fail(w, `'${name}' needs -p tcp or -p udp before it`);
         if (dports !== null) fail(w, 'more than one destination port match');
         dports = [iptPortRange(value(), p)];
+        dportsFrom = 'dport';
+        load(p);
         break;
       }
       case '--dports': {
@@ -231,6 +243,7 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
         if (proto !== 'tcp' && proto !== 'udp') fail(w, '-m multiport needs -p tcp or -p udp before it');
         if (dports !== null) fail(w, 'more than one destination port match');
         dports = iptPortList(value(), proto);
+        dportsFrom = 'multiport';
         seen.add('dports');
         break;
       }
@@ -239,6 +252,7 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
         if (l4() !== 'tcp') fail(w, "'--syn' needs -p tcp before it");
         once('tcp-flags', w);
         synOnly = true;
+        load('tcp');
         break;
       case '--tcp-flags': {
         if (l4() !== 'tcp') fail(w, "'--tcp-flags' needs -p tcp before it");
@@ -246,6 +260,7 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
         const m = value();
         checkSynFlags(m, args.value(m));
         synOnly = true;
+        load('tcp');
         break;
       }
       case '--state':
@@ -287,13 +302,24 @@ export function analyseIptables(args: Args, tool: string, family: Family): Grant
   if (!accept) fail(tool0, 'no -j ACCEPT');
   checkMatchesUsed(matches, proto, seen);
 
+  // Every port is no port match at all (iptables saves --dport 0:65535 as a bare -m tcp).
+  const all = dports !== null && dports.length === 1 && dports[0]?.lo === 0 && dports[0]?.hi === 65535;
+  const ports = dports === null || all ? '' : dports.map((r) => (r.lo === r.hi ? `${r.lo}` : `${r.lo}:${r.hi}`)).join(',');
+  const part = (m: string): string => {
+    if (m === 'tcp' || m === 'udp') return `${m}[${dportsFrom === 'dport' ? ports : ''}${m === 'tcp' && synOnly ? ' syn' : ''}]`;
+    if (m === 'multiport') return `multiport[${ports}]`;
+    return `${m}[NEW]`;
+  };
+  const rule = `${hook} d=${daddr ?? '*'} i=${iif ?? '*'} p=${proto ?? '*'} ${loaded.map(part).join(' ')}`;
+
   return {
     op,
     families: [family],
     target: {
       kind: 'filter',
-      match: { hook, proto: proto ?? null, dports, daddr, iif, synOnly, newOnly },
+      match: { hook, proto: proto ?? null, dports: all ? null : dports, daddr, iif, synOnly, newOnly },
     },
+    rule,
     tool,
     // iptables and ip6tables share a back end; -legacy and -nft may be other rule sets than the plain name's.
     store: { name: tool.replace(/^ip6tables/, 'iptables'), kind: 'copies' },

@@ -77,7 +77,7 @@ export function analyseUfw(args: Args, tool: string): GrantAction[] {
       case 'from': {
         once(k);
         const v = args.value(k);
-        const fams = knockerFamilies(v.text);
+        const fams = knockerFamilies(v);
         if (fams === null) fail(v, 'source is not %IP%');
         families = fams;
         where = 'from';

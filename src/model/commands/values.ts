@@ -13,12 +13,24 @@ export const BOTH: readonly Family[] = ['ip', 'ip6'];
 /**
  * The families a source value can hold the knocker in: `%IP%` holds either,
  * `%IP%/32` only IPv4, `%IP%/128` only IPv6. Anything else is not the knocker.
+ * knockd replaces `%IP%` in the line as written, before the shell reads it: a `%IP%` that
+ * only appears once quotes or backslashes are removed (`%I'P'%`, `%I\P%`) stays `%IP%`
+ * for the tool, which then fails; so the four characters must be next to each other in the line.
  */
-export function knockerFamilies(text: string): readonly Family[] | null {
+export function knockerFamilies(word: Word): readonly Family[] | null {
+  const text = word.text;
+  if (!text.startsWith(KNOCKER) || !asWritten(word, KNOCKER.length)) return null;
   if (text === KNOCKER) return BOTH;
   if (text === `${KNOCKER}/32`) return ['ip'];
   if (text === `${KNOCKER}/128`) return ['ip6'];
   return null;
+}
+
+/** Whether the word's first `n` characters stand in the line as they are (no quote or backslash between). */
+function asWritten(word: Word, n: number): boolean {
+  if (word.map === undefined) return true;
+  for (let i = 1; i < n; i++) if (word.map[i] !== (word.map[i - 1] as number) + 1) return false;
+  return true;
 }
 
 export function intersect(a: readonly Family[], b: readonly Family[]): Family[] {
