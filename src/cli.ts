@@ -2,7 +2,8 @@
 // knockc command line. Every user error ends with a message and a non-zero
 // exit code; a stack trace means a bug in knockc.
 import { Command, CommanderError } from 'commander';
-import { Exit, EXIT_USAGE, packageVersion } from './cli/common.js';
+import { Exit, EXIT_USAGE } from './cli/common.js';
+import { packageVersion } from './package.js';
 import { registerApply } from './cli/apply.js';
 import { registerCompile } from './cli/compile.js';
 import { registerExplain } from './cli/explain.js';

@@ -4,7 +4,9 @@ import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { formatJson, formatSarif, formatText, type OutputFormat } from '../diagnostics/format.js';
 import { loadConfigFile } from '../frontend/load.js';
 import { lintParsed } from '../lint/lint.js';
-import { checkInterfaceOption, Exit, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, isInputFailure, packageVersion } from './common.js';
+import { packageVersion } from '../package.js';
+import { TARGET_NAMES } from '../targets/registry.js';
+import { checkInterfaceOption, Exit, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, failuresToExit, isInputFailure } from './common.js';
 
 export function registerLint(program: Command): void {
   program
@@ -14,8 +16,9 @@ export function registerLint(program: Command): void {
     .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json', 'sarif']).default('text'))
     .option('--strict', 'exit 1 on warnings too')
     .option('-i, --interface <iface>', 'the interface knockd would listen on (knockd -i)')
-    .addOption(new Option('-t, --target <target>', 'also report what compiling for this ruleset flavour implies').choices(['nft', 'iptables']))
-    .action((files: string[], opts: { format: OutputFormat; strict?: boolean; interface?: string; target?: 'nft' | 'iptables' }) => {
+    .addOption(new Option('-t, --target <target>', 'also report what compiling for this ruleset flavour implies').choices(TARGET_NAMES))
+    .action((files: string[], opts: { format: OutputFormat; strict?: boolean; interface?: string; target?: string }) =>
+      failuresToExit(() => {
       checkInterfaceOption(opts.interface);
       const all: Diagnostic[] = [];
       let inputFailure = false;
@@ -36,5 +39,6 @@ export function registerLint(program: Command): void {
       if (inputFailure) throw new Exit(EXIT_USAGE);
       const failing = all.some((d) => d.severity === 'error' || (opts.strict === true && d.severity === 'warning'));
       throw new Exit(failing ? EXIT_FINDINGS : EXIT_OK);
-    });
+      }),
+    );
 }

@@ -9,26 +9,22 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { localRunner, type Runner } from '../host/runner.js';
 import { NOTIFY_GROUP } from '../model/notify.js';
-import { deployer, type DeployTarget } from '../runtime/deploy.js';
+import { connect, deployer, warnMissingInterface, type CompileRequest } from '../deploy/deploy.js';
 import { KnockdLog } from '../runtime/log.js';
 import { startNflogSource } from '../runtime/nflog-source.js';
 import { retire, unusedSequences } from '../runtime/one-time-file.js';
 import type { NflogEvent } from '../runtime/pcap-nflog.js';
 import { fsReason, PendingStore } from '../runtime/pending.js';
 import { Runtime } from '../runtime/runtime.js';
-import { EXIT_HOST, hostStep, loadOptions, nftLocation, preflightIptablesOrExit, preflightOrExit, refuseNftOptions, usage, warnMissingInterface, type HostFlags } from './apply.js';
-import { checkInterfaceOption, Exit, loadOrExit, packageVersion } from './common.js';
+import { checkInterfaceOption, Exit, EXIT_HOST, failuresToExit, loadOrExit, stdio } from './common.js';
+import { chosenTarget, compileOptions, type CommonFlags } from './options.js';
+import { packageVersion } from '../package.js';
 import type { KnockdConfig } from '../frontend/config.js';
 import { loadConfigFile } from '../frontend/load.js';
 import { formatPosition } from '../frontend/source.js';
-import { maxSources } from './compile.js';
 import { Stops } from '../runtime/stops.js';
 
-interface RunFlags extends HostFlags {
-  interface?: string;
-  guard?: boolean;
-  log?: boolean;
-  maxSources?: string;
+interface RunFlags extends CommonFlags {
   stateDir: string;
   pidFile?: string;
   verbose?: boolean;
@@ -46,27 +42,21 @@ function shell(command: string): Promise<number | null> {
 }
 
 export function registerRun(program: Command, run: Runner = localRunner): void {
-  loadOptions(program.command('run'))
+  compileOptions(program.command('run'), 'run')
     .description('load the rules and run what the kernel cannot do: one-time sequences and commands (reacts to kernel events, never sniffs)')
     .argument('<file>', 'knockd.conf')
     .option('--state-dir <dir>', 'where pending stop commands are kept across restarts', DEFAULT_STATE_DIR)
     .option('--pid-file <file>', `PID file (default: the config's PidFile when set, else ${DEFAULT_PID_FILE})`)
     .option('-v, --verbose', 'print the host checks')
-    .action(async (file: string, flags: RunFlags, cmd: Command) => {
-      checkInterfaceOption(flags.interface, 'knockc: the rules were not loaded\n');
+    .action(async (file: string, flags: RunFlags & Record<string, unknown>, cmd: Command) => {
+      await failuresToExit(() => checkInterfaceOption(flags.interface), 'knockc: the rules were not loaded\n');
       const loaded = loadOrExit(file);
-      const target: DeployTarget = await hostStep(async () => {
-        if (flags.target === 'iptables') {
-          refuseNftOptions(cmd, ['table', 'into', 'chain', 'forwardChain', 'maxSources']);
-          return { kind: 'iptables', backend: await preflightIptablesOrExit(run, flags.verbose === true), guard: flags.guard === true };
-        }
-        if (flags.guard) usage('--guard is for --target iptables');
-        if (cmd.getOptionValueSource('table') === 'cli' && flags.into) usage('--table names knockc\'s own table; it does not go with --into');
-        const location = nftLocation(flags);
-        await preflightOrExit(run, location.mode, flags.verbose === true);
-        return { kind: 'nft', location, maxSources: flags.maxSources === undefined ? null : maxSources(flags.maxSources) };
+      const { request, session } = await failuresToExit(async () => {
+        const { target, options } = chosenTarget(flags, cmd, 'run');
+        const request: CompileRequest = { target, options, iface: flags.interface ?? null, log: flags.log === true, version: packageVersion(), source: file };
+        return { request, session: await connect(target, options, run, stdio, flags.verbose === true) };
       });
-      await warnMissingInterface(run, flags.interface, loaded.config);
+      await warnMissingInterface(run, stdio, flags.interface ?? null, loaded.config);
       const opts = loaded.config.options;
       const log = new KnockdLog({ file: opts.logFile.value, syslog: opts.useSyslog.value, stderr: true });
       const pidFile = resolve(flags.pidFile ?? (opts.pidFile.from ? opts.pidFile.value : DEFAULT_PID_FILE));
@@ -77,7 +67,7 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
         new Runtime(
           config,
           {
-            deploy: deployer({ run, target, iface: flags.interface ?? null, log: flags.log === true, version: packageVersion(), source: file }),
+            deploy: deployer(session, request),
             exec: shell,
             now: () => Date.now(),
             log: (m) => log.line(m),
@@ -121,7 +111,7 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
         throw new Exit(EXIT_HOST);
       }
       try {
-        await hostStep(() => runtime.start());
+        await failuresToExit(() => runtime.start());
       } catch (e) {
         source?.stop();
         stops.stop();

@@ -14,8 +14,6 @@ export interface LintContext {
   readonly plans: readonly DoorPlan[];
   /** --interface given on the command line (mirrors knockd -i). */
   readonly interfaceOption: string | null;
-  /** --target, when the findings are for one ruleset flavour. */
-  readonly target?: 'nft' | 'iptables' | null;
 }
 
 type Report = (code: string, message: string, range: Range) => void;
@@ -168,20 +166,15 @@ const environment: Rule = ({ config, interfaceOption }, report) => {
   if (logFrom) report('KC405', 'logging settings apply to `knockc run`; compiled doors log through the kernel (compile --log)', logFrom.range);
 };
 
-const recentLists: Rule = ({ config, target }, report) => {
-  if (target !== 'iptables' || config.doors.length === 0) return;
-  report('KC406', 'with --target iptables, attempts and grants live in xt_recent lists of ip_list_tot sources (default 100): when one is full the oldest source is evicted', config.doors[0]!.header.range);
-};
-
 export const RULES: readonly Rule[] = [
-  duplicateNames, commandPairs, ipv4OnlyForIpv6, flags, sequences, knockOnOpenedPort, runtimeNeeds, environment, recentLists,
+  duplicateNames, commandPairs, ipv4OnlyForIpv6, flags, sequences, knockOnOpenedPort, runtimeNeeds, environment,
 ];
 
 /** The codes that say a door needs the runtime (compile and apply show them). */
 export const RUNTIME_CODES: readonly string[] = ['KC401', 'KC402', 'KC404', 'KC407', 'KC408'];
 
-/** The only rules that report the codes compile shows (RUNTIME_CODES, and KC406 for iptables). */
-export const COMPILE_RULES: readonly Rule[] = [runtimeNeeds, recentLists];
+/** The only rules that report the codes compile shows (RUNTIME_CODES; a target adds its own check). */
+export const COMPILE_RULES: readonly Rule[] = [runtimeNeeds];
 
 export function runRules(ctx: LintContext, rules: readonly Rule[] = RULES): Diagnostic[] {
   const out: Diagnostic[] = [];

@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { packageRoot } from '../cli/common.js';
+import { packageRoot } from '../package.js';
 
 const require = createRequire(import.meta.url);
 type HandlebarsModule = typeof import('handlebars');

@@ -7,7 +7,7 @@
 // src/targets/templates.ts find them relative to the installed packages).
 import { build } from 'esbuild';
 import { join } from 'node:path';
-import { packageRoot } from '../cli/common.js';
+import { packageRoot } from '../package.js';
 
 const cli = join(packageRoot(), 'dist', 'cli.js');
 

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { packageRoot } from '../cli/common.js';
+import { packageRoot } from '../package.js';
 import { ALL_CODES, type CodeInfo } from '../diagnostics/codes.js';
 
 export const START_MARKER = '<!-- lint-rules:start -->';

@@ -4,7 +4,8 @@ import { parseElementsText, parseTableJson, withElements, type LiveTable } from 
 import { foreignObjects, foreignReferences, hookRules, intoRemovalLines, reloadScript, removalScript } from '../../src/targets/nft/script.js';
 import { diffReload, formatDiff } from '../../src/targets/nft/diff.js';
 import { formatMappedErrors, mapNftErrors, objectOfLine, parseNftErrors } from '../../src/targets/nft/errors.js';
-import { applyNft, ApplyRefused } from '../../src/targets/nft/apply.js';
+import { applyNft } from '../../src/targets/nft/apply.js';
+import { Refused } from '../../src/targets/target.js';
 import { planCarryOver } from '../../src/targets/nft/carry.js';
 import { compile, config, fakeRunner, fixture } from './helpers.js';
 
@@ -243,7 +244,7 @@ describe('applyNft with a recorded kernel', () => {
   it('refuses a standalone table that is not knockc\'s, a missing --into table or chain', async () => {
     const cfg = config(base);
     const run = fakeRunner(listing);
-    await expect(applyNft({ run, config: cfg, compiled: compile(cfg), location: { mode: 'standalone', family: 'inet', table: 'filter' }, maxSources: null, dryRun: false })).rejects.toThrow(ApplyRefused);
+    await expect(applyNft({ run, config: cfg, compiled: compile(cfg), location: { mode: 'standalone', family: 'inet', table: 'filter' }, maxSources: null, dryRun: false })).rejects.toThrow(Refused);
     const none = fakeRunner((cmd) => (cmd.includes('list') ? { code: 1, stderr: 'Error: No such file or directory' } : listing(cmd)));
     await expect(applyNft({ run: none, config: cfg, compiled: compile(cfg, { into: INTO }), location: INTO, maxSources: null, dryRun: false })).rejects.toThrow(/does not exist/);
     const loc = { ...INTO, chain: 'nope' };

@@ -349,7 +349,7 @@ describe('no stack trace, whatever the input', () => {
     const conf = '[fwd]\nsequence = 7000,8000\ntarget = 198.51.100.9\nstart_command = iptables -A FORWARD -s %IP% -d 198.51.100.9 -p tcp --dport 22 -j ACCEPT\n';
     const r = knockc(['compile', '--into', 'inet filter', '-'], { input: conf });
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/^knockc: <stdin>:3:10: \[fwd\] needs the FORWARD path .* --forward-chain CHAIN\n$/);
+    expect(r.stderr).toMatch(/^<stdin>:3:10: error: \[fwd\] needs the FORWARD path .* \[KC409\]\n    hint: .*--forward-chain CHAIN\n$/);
     expect(r.stdout).toBe('');
     const ok = knockc(['compile', '--into', 'inet filter', '--forward-chain', 'forward', '-'], { input: conf });
     expect(ok.status).toBe(0);

@@ -46,6 +46,14 @@ interface Case {
 
 const fixture = (name: string) => ({ fixture: name });
 
+/** `knockc compile` of a config written to the temporary directory, with `args`. */
+const compileCli = (name: string, args: readonly string[], text: string): { file: string; stderr: string } => {
+  const file = join(tmp, name);
+  writeFileSync(file, text);
+  ensureBuilt();
+  return { file, stderr: knockc(['compile', ...args, file]).stderr };
+};
+
 /** A 4096+ byte start_command: knockd's fgets() hands it over in two pieces. */
 const longLine = (): string =>
   ['[options]', '    Interface = eth0', '', '[openSSH]', '    sequence = 7000,8000,9000',
@@ -146,6 +154,9 @@ export const CASES: readonly Case[] = [
   { code: 'KC406', severity: 'warning', knockd: 'accept', at: [[6, 1]], lint: { target: 'iptables' }, input: fixture('KC406-xt-recent-list-size.conf') },
   { code: 'KC407', severity: 'warning', knockd: 'accept', at: [[7, 84]], input: fixture('KC407-outcome-depends-on-state.conf') },
   { code: 'KC408', severity: 'warning', knockd: 'accept', at: [[7, 21]], input: fixture('KC408-set-element-needs-runtime.conf') },
+  // What a target cannot express (its check, before anything is generated): `knockc compile` prints them.
+  { code: 'KC409', severity: 'error', knockd: null, at: [[4, 14]], input: { cli: () => compileCli('KC409.conf', ['--into', 'inet filter'], '[options]\n    Interface = eth0\n[forwarded]\n    target = 198.51.100.7\n    sequence = 7000,8000\n') } },
+  { code: 'KC410', severity: 'error', knockd: null, at: [[5, 19]], input: { cli: () => compileCli('KC410.conf', ['--target', 'iptables'], '[options]\n    Interface = eth0\n[long]\n    sequence = 7000,8000\n    seq_timeout = 5000000\n') } },
 
   // Other inputs: `knockc simulate` traces (the code is given by the CLI).
   { code: 'KC501', severity: 'error', knockd: null, at: [[3, 20]], input: { cli: () => {

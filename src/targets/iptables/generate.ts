@@ -23,9 +23,10 @@
 // reach the program through knockc_input / knockc_forward, which the user hooks once (see the
 // template's header: iptables-restore cannot insert a rule only when it is missing).
 import { NOTIFY_GROUP } from '../../model/notify.js';
-import { TargetError } from '../target-error.js';
-import type { Door, FlagName, KnockdConfig, Proto } from '../../frontend/config.js';
-import type { Range } from '../../frontend/source.js';
+import { TargetError } from '../target.js';
+import type { FlagName, KnockdConfig, Proto } from '../../frontend/config.js';
+import { formatPosition } from '../../frontend/source.js';
+import { RECENT_SECONDS_MAX, timeoutProblems } from './check.js';
 import { interfaceNameProblem } from '../../frontend/interface-name.js';
 import { cutBytes } from '../../text.js';
 import { commentLine, doorSummaries } from '../header.js';
@@ -62,11 +63,7 @@ export class IptablesError extends TargetError {}
 export const CHAIN_NAME_MAX = 28;
 /** xt_recent list names: XT_RECENT_NAME_LEN - 1. */
 export const RECENT_NAME_MAX = 199;
-/**
- * xt_recent computes `seconds * HZ` in 32 bits: with HZ up to 1000, longer timeouts wrap around
- * (and expire far too early). 4294967 s is about 49.7 days.
- */
-export const RECENT_SECONDS_MAX = 4294967;
+export { RECENT_SECONDS_MAX };
 /** The LOG target keeps 29 bytes of prefix (longer ones are cut silently by iptables). */
 export const LOG_PREFIX_MAX = 29;
 const NFLOG_PREFIX_MAX = 63;
@@ -630,25 +627,6 @@ function fragView(f: Frag): unknown {
   }
 }
 
-/** Timeouts xt_recent cannot count, reported at the directive that sets them. */
-function checkTimeouts(plans: readonly DoorPlan[], family: Family): void {
-  const where = (r: Range): string => `${r.start.file}:${r.start.line}:${r.start.col}`;
-  const fail = (d: Door, what: string, secs: number, r: Range | undefined): never => {
-    throw new IptablesError(
-      `${where(r ?? d.header.range)}: ${what} ${secs} of [${d.name}] is longer than xt_recent can count (${RECENT_SECONDS_MAX} s, about 49 days); use --target nft, or a shorter timeout`,
-    );
-  };
-  for (const p of plans) {
-    const d = p.door;
-    if (d.knocks.length > 1 && d.seqTimeout.value > RECENT_SECONDS_MAX) fail(d, 'seq_timeout', d.seqTimeout.value, d.seqTimeout.from?.range);
-    const plan = p.families[family];
-    if (plan.kind !== 'kernel') continue;
-    for (const g of plan.opens) {
-      if (g.lifetime.kind === 'timed' && g.lifetime.seconds > RECENT_SECONDS_MAX) fail(d, 'cmd_timeout', g.lifetime.seconds, d.cmdTimeout.from?.range);
-    }
-  }
-}
-
 /** What the file's header says besides the rules. */
 export interface RenderMeta {
   readonly version: string;
@@ -693,7 +671,9 @@ export function compileIptables(config: KnockdConfig, o: IptablesOptions, plans?
     notifyGroup: o.notifyGroup,
   };
   const doorPlans = plans ?? planDoors(config);
-  checkTimeouts(doorPlans, o.family);
+  // What the target's check reports before generation, refused here too (compileIptables is also called directly).
+  const problem = timeoutProblems(doorPlans, o.family)[0];
+  if (problem) throw new IptablesError(`${formatPosition(problem.range.start)}: ${problem.message}`);
   const program = lower(config, lowerOpts, doorPlans);
   const ruleset = toRuleset(program, o.family);
   const text = renderIptables(ruleset, {

@@ -12,7 +12,7 @@ import type { Family } from '../../model/grant.js';
 import type { Backend } from './preflight.js';
 import { HostError, runOk, type Runner } from '../../host/runner.js';
 import type { DeploymentStatus } from '../status.js';
-import { ApplyRefused } from '../nft/apply.js';
+import { Refused } from '../target.js';
 import { buildRestore, foreignReferences, listsOf, liveKnockc, parseRestoreInput, parseSave, type Hook, type KnockcRules, type SaveTable } from './restore.js';
 import { clockFromTimerList, hzFromSamples, parseRecentFiles, type KernelClock, type RecentEntry } from './recent.js';
 import { diffIptables } from './diff.js';
@@ -68,7 +68,7 @@ function refuseForeign(backend: Backend, f: Family, t: SaveTable): void {
   const foreign = foreignReferences(t);
   if (foreign.length) {
     const r = foreign[0]!;
-    throw new ApplyRefused(
+    throw new Refused(
       `your rule \`-A ${r.chain} ${r.spec}\` (${toolOf(backend, f, '')}) uses a knockc chain; knockc cannot replace or delete its chains while it does: delete it first`,
     );
   }

@@ -11,9 +11,7 @@ import { mapNftErrors, type MappedError } from './errors.js';
 import { foreignObjects, foreignReferences, hookRules, reloadScript, removalScript, type NftLocation } from './script.js';
 import { planCarryOver, type CarryPlan } from './carry.js';
 import { grantWords, setMeaning } from '../../model/names.js';
-
-/** A problem found before anything was sent to the kernel (nothing changed). */
-export class ApplyRefused extends Error {}
+import { Refused } from '../target.js';
 
 export interface NftApplyRequest {
   readonly run: Runner;
@@ -39,31 +37,31 @@ export interface NftApplyReport {
 export const locationText = (l: { mode: string; family: string; table: string }): string =>
   l.mode === 'standalone' ? `table ${l.family} ${l.table}` : `table ${l.family} ${l.table} (--into)`;
 
-/** Checks what is live at the location before anything is built; throws ApplyRefused. */
+/** Checks what is live at the location before anything is built; throws Refused. */
 function checkLocation(loc: NftLocation, live: LiveTable | null): void {
   if (loc.mode === 'standalone') {
     if (!live) return;
     const foreign = foreignObjects(live);
     if (foreign.length) {
-      throw new ApplyRefused(
+      throw new Refused(
         `table ${loc.family} ${loc.table} exists and is not knockc's (it holds ${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}); ` +
           `knockc replaces its own table as a whole, so it will not touch this one: choose another --table, or load into it with --into "${loc.family} ${loc.table}"`,
       );
     }
     return;
   }
-  if (!live) throw new ApplyRefused(`--into: table ${loc.family} ${loc.table} does not exist (create your table first, or leave out --into for knockc's own table)`);
+  if (!live) throw new Refused(`--into: table ${loc.family} ${loc.table} does not exist (create your table first, or leave out --into for knockc's own table)`);
   for (const c of [loc.chain, loc.forwardChain]) {
     if (c === null) continue;
-    if (isKnockcName(c)) throw new ApplyRefused(`--into: chain ${c} is one of knockc's own names; name your chain`);
+    if (isKnockcName(c)) throw new Refused(`--into: chain ${c} is one of knockc's own names; name your chain`);
     if (!live.chains.some((x) => x.name === c)) {
-      throw new ApplyRefused(`--into: table ${loc.family} ${loc.table} has no chain "${c}" (your chains: ${live.chains.filter((x) => !isKnockcName(x.name)).map((x) => x.name).join(', ') || 'none'})`);
+      throw new Refused(`--into: table ${loc.family} ${loc.table} has no chain "${c}" (your chains: ${live.chains.filter((x) => !isKnockcName(x.name)).map((x) => x.name).join(', ') || 'none'})`);
     }
   }
   const foreign = foreignReferences(live);
   if (foreign.length) {
     const r = foreign[0]!;
-    throw new ApplyRefused(
+    throw new Refused(
       `--into: rule ${r.handle} of your chain ${r.chain} jumps to ${r.targets.filter(isKnockcName).join(', ')} without knockc's "knockc" comment; ` +
         `knockc cannot replace its chains while it does: delete it (nft delete rule ${loc.family} ${loc.table} ${r.chain} handle ${r.handle})`,
     );
@@ -134,7 +132,7 @@ export async function removeNft(run: Runner, where: readonly Deployment[] | null
     if (d.mode === 'standalone') {
       const foreign = foreignObjects(live);
       if (foreign.length) {
-        throw new ApplyRefused(
+        throw new Refused(
           `table ${d.family} ${d.table} is not knockc's (it holds ${foreign.slice(0, 3).join(', ')}); not removing it` +
             (hasKnockc(live) ? ` (to remove only knockc's objects from it: --into "${d.family} ${d.table}")` : ''),
         );
@@ -143,7 +141,7 @@ export async function removeNft(run: Runner, where: readonly Deployment[] | null
       const foreign = foreignReferences(live);
       if (foreign.length) {
         const r = foreign[0]!;
-        throw new ApplyRefused(`rule ${r.handle} of chain ${r.chain} in table ${d.family} ${d.table} jumps to a knockc chain without knockc's comment; delete it first`);
+        throw new Refused(`rule ${r.handle} of chain ${r.chain} in table ${d.family} ${d.table} jumps to a knockc chain without knockc's comment; delete it first`);
       }
     }
     const text = removalScript(d, live);

@@ -9,7 +9,7 @@ import { FAMILIES, planDoors, type DoorPlan } from '../../model/plan.js';
 import { interfaceNameProblem } from '../../frontend/interface-name.js';
 import { cutBytes } from '../../text.js';
 import { commentLine, doorSummaries } from '../header.js';
-import { TargetError } from '../target-error.js';
+import { TargetError } from '../target.js';
 import { loadTemplate, tidy } from '../templates.js';
 
 export interface NftOptions {
@@ -125,16 +125,7 @@ export function inlinedEntries(program: Program): Map<string, Dispatch> {
 /** A config that the nft target cannot deploy as asked (the message says what to change). */
 export class NftError extends TargetError {}
 
-/** Knocks to a Target may be forwarded; grants on FORWARD are. */
-function needsForward(p: DoorPlan): boolean {
-  if (p.door.target.value !== null) return true;
-  return FAMILIES.some((f) => {
-    const plan = p.families[f];
-    return plan.kind === 'kernel' && [...plan.opens, ...plan.revokes].some((g) => g.target.kind === 'filter' && g.target.match.hook === 'forward');
-  });
-}
-
-/** `plans`: planDoors(config) when the caller has it already (used without --into only: --into plans differently). */
+/** `plans`: planDoors(config) when the caller has it already. */
 export function compileNft(config: KnockdConfig, o: NftOptions, plans?: readonly DoorPlan[]): { text: string; program: Program } {
   const families: Family[] = o.into ? (o.into.family === 'inet' ? [...FAMILIES] : [o.into.family]) : [...FAMILIES];
   const lowerOpts: LowerOptions = {
@@ -156,14 +147,6 @@ export function compileNft(config: KnockdConfig, o: NftOptions, plans?: readonly
     });
   const inputEntries = hookView('input');
   const forwardEntries = hookView('forward');
-  if (o.into && !o.into.forwardChain && forwardEntries.length > 0) {
-    // Nothing of the user's would jump to knockc_forward: those knocks and grants would do nothing.
-    const p = doorPlans.find(needsForward)!;
-    const r = p.door.target.value !== null ? (p.door.target.from?.range ?? p.door.header.range) : p.door.header.range;
-    throw new NftError(
-      `${r.start.file}:${r.start.line}:${r.start.col}: [${p.door.name}] needs the FORWARD path (a Target address routed through this host, or a grant on FORWARD): with --into, name your forward chain with --forward-chain CHAIN`,
-    );
-  }
   const doors = doorSummaries(doorPlans, 'ip');
   const data = {
     version: o.version,
