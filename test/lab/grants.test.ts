@@ -34,6 +34,17 @@ function config(doors: ReadonlyArray<{ name: string; sequence: string; start: st
   return all.map((d) => `[${d.name}]\nsequence = ${d.sequence}\nseq_timeout = 5\nstart_command = ${d.start}\n`).join('');
 }
 
+/** Door 1 (1001-1003, port 22) from c0 then c0v6, door 2 (2001-2003, port 2222) from c1 then c1v6; probes: 22 c0, 22 c0v6, 2222 c1, 2222 c1v6. */
+const TRACE: Trace = {
+  packets: [...seq(0.3, C0, [1001, 1002, 1003]), ...seq(1.3, C0V6, [1001, 1002, 1003]), ...seq(2.3, C1, [2001, 2002, 2003]), ...seq(3.3, C1V6, [2001, 2002, 2003])],
+  probes: [
+    { t: 5.5, src: C0, port: 22 },
+    { t: 5.5, src: C0V6, port: 22 },
+    { t: 5.5, src: C1, port: 2222 },
+    { t: 5.5, src: C1V6, port: 2222 },
+  ],
+};
+
 describeLab('issue 14: what a command line opens, per family, on knockd and every knockc target', () => {
   let pool: LanePool;
 
@@ -63,15 +74,7 @@ describeLab('issue 14: what a command line opens, per family, on knockd and ever
         { name: 'and', sequence: '1001,1002,1003', start: `${ipt('iptables', '-I', 22)} && ${ipt('ip6tables', '-I', 22)}` },
         { name: 'or', sequence: '2001,2002,2003', start: `${ipt('iptables', '-A', 2222)} || ${ipt('ip6tables', '-A', 2222)}` },
       ]),
-      {
-        packets: [...seq(0.3, C0, [1001, 1002, 1003]), ...seq(1.3, C0V6, [1001, 1002, 1003]), ...seq(2.3, C1, [2001, 2002, 2003]), ...seq(3.3, C1V6, [2001, 2002, 2003])],
-        probes: [
-          { t: 5.5, src: C0, port: 22 },
-          { t: 5.5, src: C0V6, port: 22 },
-          { t: 5.5, src: C1, port: 2222 },
-          { t: 5.5, src: C1V6, port: 2222 },
-        ],
-      },
+      TRACE,
       ['open', 'closed', 'open', 'open'],
     );
   }, 180_000);
@@ -82,15 +85,7 @@ describeLab('issue 14: what a command line opens, per family, on knockd and ever
         { name: 'addel', sequence: '1001,1002,1003', start: `${ipt('iptables', '-I', 22)}; ${ipt('iptables', '-D', 22)}; ${ipt('ip6tables', '-I', 22)}; ${ipt('ip6tables', '-D', 22)}` },
         { name: 'eq', sequence: '2001,2002,2003', start: `${ipt('iptables', '-A', 2222, '--dport=')}; ${ipt('ip6tables', '-A', 2222, '--dport=')}` },
       ]),
-      {
-        packets: [...seq(0.3, C0, [1001, 1002, 1003]), ...seq(1.3, C0V6, [1001, 1002, 1003]), ...seq(2.3, C1, [2001, 2002, 2003]), ...seq(3.3, C1V6, [2001, 2002, 2003])],
-        probes: [
-          { t: 5.5, src: C0, port: 22 },
-          { t: 5.5, src: C0V6, port: 22 },
-          { t: 5.5, src: C1, port: 2222 },
-          { t: 5.5, src: C1V6, port: 2222 },
-        ],
-      },
+      TRACE,
       ['closed', 'closed', 'open', 'open'],
     );
   }, 180_000);
