@@ -14,6 +14,8 @@ export interface SetDecl {
   /** Default element lifetime in seconds; null = elements stay until deleted. */
   readonly timeout: number | null;
   readonly comment: string;
+  /** The door (its index in the config) whose attempts the set holds; null for grant sets. */
+  readonly door: number | null;
   /**
    * What the set's elements mean, independent of door order and line numbers:
    * equal keys across two compilations = elements can be carried over on reload.
@@ -85,6 +87,8 @@ export interface Chain {
   readonly family: Family;
   readonly lines: readonly Line[];
   readonly comment: string;
+  /** A door's own chain: the door's index in the config. */
+  readonly door?: number;
 }
 
 /**

@@ -24,6 +24,7 @@ import type { Chain, DispatchEntry, Line, Match, Program, Rule, SetDecl, Stmt, V
 import { rule } from './ir.js';
 import { FAMILIES, planDoors, runtimeActs, type DoorPlan, type GrantRef, type Lifetime } from './plan.js';
 import { NOTIFY_GROUP, notifyPrefix, oneTimeLine } from './notify.js';
+import { doorLabelText, grantComment, names } from './names.js';
 
 export type Mode = 'standalone' | 'into';
 
@@ -41,23 +42,8 @@ export interface LowerOptions {
 
 export const DEFAULT_LOWER: LowerOptions = { mode: 'standalone', iface: null, log: false, families: FAMILIES, notifyGroup: NOTIFY_GROUP };
 
-const fam = (f: Family): string => (f === 'ip' ? '4' : '6');
-const p1 = (p: Proto): string => (p === 'tcp' ? 't' : 'u');
 /** Ranges up to this many ports are spread over the dispatch; wider ones are matched linearly. */
 const MAX_DISPATCH_RANGE = 64;
-
-export const names = {
-  entry: (f: Family, h: Hook) => `knockc_${h === 'input' ? 'in' : 'fwd'}${fam(f)}`,
-  vis: (f: Family, p: Proto, port: number) => `knockc_vis${fam(f)}_${p1(p)}${port}`,
-  handle: (f: Family, p: Proto) => `knockc_handle${fam(f)}_${p1(p)}`,
-  start: (f: Family, p: Proto, port: number) => `knockc_start${fam(f)}_${p1(p)}${port}`,
-  active: (f: Family, p: Proto) => `knockc_active${fam(f)}_${p1(p)}`,
-  door: (f: Family, d: DoorPlan) => `knockc_door${fam(f)}_d${d.door.index}`,
-  armed: (f: Family, d: DoorPlan) => `knockc_armed${fam(f)}_d${d.door.index}`,
-  stage: (f: Family, d: DoorPlan, k: number) => `knockc_stage${fam(f)}_d${d.door.index}_${k}`,
-  grantSet: (f: Family, n: number, l: Lifetime) => `knockc_grant${fam(f)}_g${n}_${l.kind === 'timed' ? `t${l.seconds}` : 'p'}`,
-  grantPort: (f: Family, h: Hook, p: Proto, port: number) => `knockc_gp${fam(f)}_${h === 'input' ? 'in' : 'fwd'}_${p1(p)}${port}`,
-};
 
 function flagMatch(d: Door): Match[] {
   const f = d.tcpFlags.value;
@@ -98,7 +84,7 @@ const isDead = (d: Door): boolean => d.knocks.length > 1 && d.seqTimeout.value <
 const knockMatch = (k: Knock): Match[] => [{ k: 'proto', proto: k.proto }, { k: 'dport', port: k.port }];
 const keyOf = (x: unknown): string => JSON.stringify(x);
 const RETURN: Verdict = { k: 'return' };
-const doorLabel = (d: Door): string => `[${d.name}] line ${d.header.range.start.line}`;
+const doorLabel = (d: Door): string => doorLabelText(d.name, d.header.range.start.line);
 
 interface GrantInfo {
   readonly n: number;
@@ -122,7 +108,8 @@ export function lower(config: KnockdConfig, opts: LowerOptions = DEFAULT_LOWER, 
           family: f,
           role: 'grant',
           timeout: l.kind === 'timed' ? l.seconds : null,
-          comment: `grant ${g.ref.key.slice(g.ref.key.indexOf('|') + 1)}`,
+          comment: grantComment(g.ref.key),
+          door: null,
           key: stableKey(['grant', g.ref.key, l]),
         });
       }
@@ -201,14 +188,14 @@ function doorBits(p: DoorPlan, f: Family, opts: LowerOptions): DoorBits {
   const d = p.door;
   const dst = dstMatch(d, f, opts)!;
   const tcp = [...dst, ...flagMatch(d)];
-  const armed = names.armed(f, p);
+  const armed = names.armed(f, p.door.index);
   return {
     dst,
     sees: { tcp: { m: tcp, key: keyOf(tcp) }, udp: { m: dst, key: keyOf(dst) } },
     label: doorLabel(d),
     armed,
     inArmed: { k: 'src-in', set: armed },
-    stages: d.knocks.map((_, k) => names.stage(f, p, k)),
+    stages: d.knocks.map((_, k) => names.stage(f, p.door.index, k)),
   };
 }
 
@@ -233,9 +220,9 @@ function lowerKnocks(
     if (d.knocks.length < 2 || isDead(d)) continue;
     const id = doorIdentity(d, f, opts);
     const b = of(p);
-    sets.push({ name: b.armed, family: f, role: 'armed', timeout: t, comment: `${b.label}: attempt started`, key: stableKey([id, 'armed']) });
+    sets.push({ name: b.armed, family: f, role: 'armed', timeout: t, comment: `${b.label}: attempt started`, door: d.index, key: stableKey([id, 'armed']) });
     for (let k = 1; k < d.knocks.length; k++) {
-      sets.push({ name: b.stages[k]!, family: f, role: 'stage', timeout: t, comment: `${b.label}: ${k} knock(s) made`, key: stableKey([id, 'stage', k]) });
+      sets.push({ name: b.stages[k]!, family: f, role: 'stage', timeout: t, comment: `${b.label}: ${k} knock(s) made`, door: d.index, key: stableKey([id, 'stage', k]) });
     }
   }
 
@@ -320,7 +307,7 @@ function lowerKnocks(
     // active: each door the source is knocking on judges the packet (flag mismatch = ignore).
     const active: Line[] = multi.map((p) => {
       const b = of(p);
-      return rule([...b.sees[proto].m, b.inArmed], [], { k: 'jump', chain: names.door(f, p) }, b.label);
+      return rule([...b.sees[proto].m, b.inArmed], [], { k: 'jump', chain: names.door(f, p.door.index) }, b.label);
     });
     chains.push({ name: names.active(f, proto), family: f, lines: active, comment: `${proto} knock from a source mid-sequence` });
   }
@@ -343,7 +330,7 @@ function lowerKnocks(
     const reset: Stmt[] = [{ k: 'set-del', set: armed }];
     for (let k = 1; k < n; k++) reset.push({ k: 'set-del', set: stages[k]! });
     lines.push(rule([], reset, null, 'wrong knock: attempt invalidated'));
-    chains.push({ name: names.door(f, p), family: f, lines, comment: `${label}: ${d.knocks.map((k) => `${k.port}/${k.proto}`).join(',')}` });
+    chains.push({ name: names.door(f, p.door.index), family: f, door: p.door.index, lines, comment: `${label}: ${d.knocks.map((k) => `${k.port}/${k.proto}`).join(',')}` });
   }
   return { ports, forward };
 }

@@ -1,5 +1,78 @@
-// Reading knockc's own comments back: `[door] line N: ...` on per-door sets
-// and rules, `grant hook=... proto=...` on grant sets.
+// Every name and label knockc writes into the kernel, and the only code that
+// reads them back from a live listing: object names (knockc_armed4_d0,
+// knockc_stage6_d1_2, knockc_grant4_g0_t30, xt_recent lists), door labels
+// (`[door] line N: ...`), grant comments (`grant hook=... proto=...`), and the
+// `[key]` at the end of a set comment. Code working on a program it built in
+// the same process reads the IR's fields (SetDecl.door, role, key) instead.
+import type { Proto } from '../frontend/config.js';
+import type { Family, Hook } from './grant.js';
+import type { Lifetime } from './plan.js';
+import type { SetRole } from './ir.js';
+
+/** knockc's objects carry this prefix, in its own table and in a user's (--into), in nft and iptables. */
+export const KNOCKC_PREFIX = 'knockc_';
+export const isKnockcName = (name: string): boolean => name.startsWith(KNOCKC_PREFIX);
+/** The comment of the rules that hook knockc into a user's chain (nft --into). */
+export const HOOK_COMMENT = 'knockc';
+
+const fam = (f: Family): string => (f === 'ip' ? '4' : '6');
+const p1 = (p: Proto): string => (p === 'tcp' ? 't' : 'u');
+
+/** IR set and chain names (a door by its index in the config). */
+export const names = {
+  entry: (f: Family, h: Hook) => `${KNOCKC_PREFIX}${h === 'input' ? 'in' : 'fwd'}${fam(f)}`,
+  vis: (f: Family, p: Proto, port: number) => `${KNOCKC_PREFIX}vis${fam(f)}_${p1(p)}${port}`,
+  handle: (f: Family, p: Proto) => `${KNOCKC_PREFIX}handle${fam(f)}_${p1(p)}`,
+  start: (f: Family, p: Proto, port: number) => `${KNOCKC_PREFIX}start${fam(f)}_${p1(p)}${port}`,
+  active: (f: Family, p: Proto) => `${KNOCKC_PREFIX}active${fam(f)}_${p1(p)}`,
+  door: (f: Family, door: number) => `${KNOCKC_PREFIX}door${fam(f)}_d${door}`,
+  armed: (f: Family, door: number) => `${KNOCKC_PREFIX}armed${fam(f)}_d${door}`,
+  stage: (f: Family, door: number, k: number) => `${KNOCKC_PREFIX}stage${fam(f)}_d${door}_${k}`,
+  grantSet: (f: Family, n: number, l: Lifetime) => `${KNOCKC_PREFIX}grant${fam(f)}_g${n}_${l.kind === 'timed' ? `t${l.seconds}` : 'p'}`,
+  grantPort: (f: Family, h: Hook, p: Proto, port: number) => `${KNOCKC_PREFIX}gp${fam(f)}_${h === 'input' ? 'in' : 'fwd'}_${p1(p)}${port}`,
+  /** Base chains of knockc's own nft table; an earlier knockc tracked knocks in prerouting. */
+  nftBase: ['prerouting', 'input', 'forward'] as const,
+  /** The chains a user's chains (--into) and INPUT/FORWARD (iptables) jump to. */
+  top: { input: `${KNOCKC_PREFIX}input`, forward: `${KNOCKC_PREFIX}forward`, prerouting: `${KNOCKC_PREFIX}prerouting` },
+  /** The xt_recent list standing for an IR set: its stable key, so that a reload keeps the list exactly when the meaning is the same. */
+  recentList: (role: SetRole, f: Family, key: string) => `${KNOCKC_PREFIX}${role}${fam(f)}_${key}`,
+};
+
+/** `[openSSH] line 4`: how every per-door comment starts. */
+export const doorLabelText = (name: string, line: number): string => `[${name}] line ${line}`;
+
+/** A grant set's comment: `grant` and the grant's key (what it opens). */
+export const grantComment = (grantKey: string): string => `grant ${grantKey.slice(grantKey.indexOf('|') + 1)}`;
+
+/** A set's comment as loaded: its text and `[key]` (what carry-over matches on). */
+export const setComment = (text: string, key: string): string => `${text} [${key}]`;
+
+/** The `[0123abcd4567]` at the end of a live set comment. */
+export function keyOfComment(comment: string | null | undefined): string | null {
+  const m = comment ? /\[([0-9a-f]{6,64})\]\s*$/.exec(comment) : null;
+  return m ? m[1]! : null;
+}
+
+/** A live set comment without its `[key]`. */
+export const withoutKey = (c: string | null): string => (c ?? '').replace(/\s*\[[0-9a-f]+\]$/, '');
+
+/** The door index part (`d3`) of a live object's name, or null. */
+export const doorIdOfName = (name: string): string | null => /_(d\d+)(?:_|$)/.exec(name)?.[1] ?? null;
+
+/** A live door chain's door (`d3` of knockc_door4_d3), or null. */
+export const doorChainOf = (chain: string): string | null => /^knockc_door[46]_(d\d+)$/.exec(chain)?.[1] ?? null;
+
+/** The door chain a live iptables chain belongs to (knockc_door4_d3 for itself and its sub-chains `_sN`), or null. */
+export const doorChainRoot = (chain: string): string | null => /^(knockc_door[46]_d\d+)(?:_s\d+)?$/.exec(chain)?.[1] ?? null;
+
+/** The role word of a live xt_recent list (armed, stage, grant), or 'list'. */
+export const listRole = (list: string): string => /^knockc_([a-z]+)[46]_/.exec(list)?.[1] ?? 'list';
+
+/** A jump of a user's (iptables) chain to knockc's: `-j knockc_X` exactly as iptables-save prints it. */
+export const hookTarget = (spec: string): string | null => /^-j (knockc_\S+)$/.exec(spec)?.[1] ?? null;
+
+/** An iptables rule spec that jumps or goes to a knockc chain. */
+export const reachesKnockc = (spec: string): boolean => /(^| )-[jg] knockc_/.test(spec);
 
 export interface DoorLabel {
   readonly door: string;

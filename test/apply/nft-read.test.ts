@@ -3,13 +3,13 @@ import { describe, expect, it } from 'vitest';
 import {
   findDeployments,
   formatNftTime,
-  keyOfComment,
   parseElementsText,
   parseNftTime,
   parseTableJson,
   readTable,
   withElements,
 } from '../../src/targets/nft/live.js';
+import { keyOfComment } from '../../src/model/names.js';
 import { fakeRunner, fixture } from './helpers.js';
 
 describe('nft time text', () => {

@@ -84,7 +84,7 @@ describe('iptables rules behave like the IR program they render', () => {
 // large enough to become search trees: one followed by more rules (a port in a tree's range but not
 // in the dispatch must go on after it), one that ends its chain, entries whose chains return.
 describe('every IR rule shape', () => {
-  const set = (name: string, timeout: number | null): SetDecl => ({ name, family: 'ip', role: 'stage', timeout, comment: name, key: name.slice(-1) });
+  const set = (name: string, timeout: number | null): SetDecl => ({ name, family: 'ip', role: 'stage', timeout, comment: name, door: null, key: name.slice(-1) });
   const tcp = (port: number): Match[] => [{ k: 'proto', proto: 'tcp' }, { k: 'dport', port }];
   const A = 'knockc_t_a';
   const B = 'knockc_t_b';

@@ -2,8 +2,7 @@
 // (with their live sources), chains and jumps.
 import { buildRestore, listsOf, liveKnockc, ruleFacts, ruleKey, type KnockcRules, type SaveTable } from './restore.js';
 import { liveEntries, type KernelClock, type RecentEntry } from './recent.js';
-import { doorLabel } from '../../model/names.js';
-const roleOf = (list: string): string => /^knockc_([a-z]+)[46]_/.exec(list)?.[1] ?? 'list';
+import { doorLabel, listRole as roleOf } from '../../model/names.js';
 
 /** Doors named by rule comments ("[door] line N"). */
 function doorsOf(rules: KnockcRules): Set<string> {

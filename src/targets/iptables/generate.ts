@@ -29,6 +29,7 @@ import { formatPosition } from '../../frontend/source.js';
 import { RECENT_SECONDS_MAX, timeoutProblems } from './check.js';
 import { interfaceNameProblem } from '../../frontend/interface-name.js';
 import { cutBytes } from '../../text.js';
+import { names } from '../../model/names.js';
 import { commentLine, doorSummaries } from '../header.js';
 import type { Family, PortRange } from '../../model/grant.js';
 import type { Chain, Dispatch, Match, Program, Rule, SetDecl, Stmt, Verdict } from '../../model/ir.js';
@@ -83,7 +84,7 @@ export const CHAIN_DEPTH_MAX = 13;
 export const MULTIPORT_SLOTS = 15;
 
 /** knockc's chains that INPUT and FORWARD jump to. */
-export const TOP_CHAINS = { input: 'knockc_input', forward: 'knockc_forward' } as const;
+export const TOP_CHAINS = { input: names.top.input, forward: names.top.forward } as const;
 
 export type Frag =
   | { readonly k: 'iif'; readonly name: string }
@@ -185,7 +186,7 @@ export function listNames(sets: readonly SetDecl[]): Map<string, { list: string;
   const out = new Map<string, { list: string; seconds: number | null; set: SetDecl }>();
   const used = new Set<string>();
   for (const s of sets) {
-    const base = `knockc_${s.role}${s.family === 'ip' ? '4' : '6'}_${s.key}`;
+    const base = names.recentList(s.role, s.family, s.key);
     // Doors identical in every respect have equal keys, but each needs lists of its own.
     let name = base;
     for (let n = 2; used.has(name); n++) name = `${base}_${n}`;

@@ -12,8 +12,9 @@
 //   -F knockc_old / -X knockc_old   knockc_* chains the new rules no longer declare: all emptied, then deleted
 // iptables-restore commits a table in one step: when any line fails, nothing changes.
 
-export const KNOCKC = 'knockc_';
-export const isKnockc = (name: string): boolean => name.startsWith(KNOCKC);
+import { hookTarget, isKnockcName as isKnockc, reachesKnockc } from '../../model/names.js';
+
+export { isKnockc };
 
 export interface SaveRule {
   readonly chain: string;
@@ -74,8 +75,8 @@ export function parseRestoreInput(text: string, hooks: readonly Hook[]): KnockcR
 
 /** The jump knockc adds to a built-in chain, exactly as iptables-save prints it. */
 const hookOf = (r: SaveRule): Hook | null => {
-  const m = /^-j (knockc_\S+)$/.exec(r.spec);
-  return m && !isKnockc(r.chain) ? { builtin: r.chain, chain: m[1]! } : null;
+  const chain = hookTarget(r.spec);
+  return chain && !isKnockc(r.chain) ? { builtin: r.chain, chain } : null;
 };
 
 /** What knockc has loaded (its chains, their rules, its jumps): also what a rollback restores. */
@@ -88,7 +89,7 @@ export function liveKnockc(t: SaveTable): KnockcRules {
 
 /** Rules of yours (not knockc's jumps) that reference a knockc chain: knockc cannot delete a chain they use. */
 export function foreignReferences(t: SaveTable): SaveRule[] {
-  return t.rules.filter((r) => !isKnockc(r.chain) && hookOf(r) === null && /(^| )-[jg] knockc_/.test(r.spec));
+  return t.rules.filter((r) => !isKnockc(r.chain) && hookOf(r) === null && reachesKnockc(r.spec));
 }
 
 export interface RestorePlan {

@@ -3,7 +3,7 @@
 import type { Family } from '../../model/grant.js';
 import type { AttemptStatus, Counters, DeploymentStatus, GrantStatus } from '../status.js';
 import { bySource } from '../status.js';
-import { doorLabel } from '../../model/names.js';
+import { doorChainRoot as doorChainId, doorLabel, listRole } from '../../model/names.js';
 import { isKnockc, listsOf, liveKnockc, ruleFacts, type SaveTable } from './restore.js';
 import { leftMs, liveEntries, type KernelClock, type RecentEntry } from './recent.js';
 export interface IptablesLive {
@@ -47,7 +47,6 @@ export function iptablesStatus(x: IptablesLive): DeploymentStatus | null {
     }
     return d;
   };
-  const doorChainId = (chain: string): string | null => /^(knockc_door[46]_d\d+)(?:_s\d+)?$/.exec(chain)?.[1] ?? null;
   for (const r of rules) {
     const l = doorLabel(r.f.comment);
     if (!l) continue;
@@ -111,7 +110,7 @@ export function iptablesStatus(x: IptablesLive): DeploymentStatus | null {
   }
   const grants: GrantStatus[] = [];
   for (const [list, secs] of seconds) {
-    if (!/^knockc_grant[46]_/.test(list)) continue;
+    if (listRole(list) !== 'grant') continue;
     const openers = new Set<string>();
     let words: string | null = null;
     for (const r of rules) {

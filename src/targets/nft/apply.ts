@@ -5,12 +5,12 @@
 import type { KnockdConfig } from '../../frontend/config.js';
 import type { Program } from '../../model/ir.js';
 import { HostError, type Runner } from '../../host/runner.js';
-import { isKnockcName, listDeployments, nftLoad, readTable, type Deployment, type LiveTable } from './live.js';
+import { listDeployments, nftLoad, readTable, type Deployment, type LiveTable } from './live.js';
 import { diffReload, type ReloadDiff } from './diff.js';
 import { mapNftErrors, type MappedError } from './errors.js';
 import { foreignObjects, foreignReferences, hookRules, reloadScript, removalScript, type NftLocation } from './script.js';
 import { planCarryOver, type CarryPlan } from './carry.js';
-import { grantWords, setMeaning } from '../../model/names.js';
+import { grantWords, isKnockcName, setMeaning } from '../../model/names.js';
 import { Refused } from '../target.js';
 
 export interface NftApplyRequest {

@@ -6,7 +6,8 @@
 // elements their meaning changes (a door's sequence, flags, timeouts, name;
 // a grant's match or lifetime): those sets start empty.
 import type { SetDecl } from '../../model/ir.js';
-import { formatNftTime, isKnockcName, type LiveElement, type LiveSet, type LiveTable } from './live.js';
+import { isKnockcName } from '../../model/names.js';
+import { formatNftTime, type LiveElement, type LiveSet, type LiveTable } from './live.js';
 
 /** Elements with less time left than this are not carried (they expire during the reload anyway). */
 export const MIN_CARRY_MS = 20;

@@ -3,9 +3,9 @@
 // new, removed) and the kernel objects (sets, chains) behind them.
 import type { KnockdConfig } from '../../frontend/config.js';
 import type { Program } from '../../model/ir.js';
-import { isKnockcName, type LiveTable } from './live.js';
+import type { LiveTable } from './live.js';
 import { inlinedEntries } from './generate.js';
-import { doorLabel, familyOfName, grantWords, setMeaning } from '../../model/names.js';
+import { doorLabel, familyOfName, grantWords, isKnockcName, names, setMeaning, withoutKey } from '../../model/names.js';
 
 export type DoorChangeKind = 'kept' | 'restarted' | 'new' | 'removed' | 'reloaded';
 
@@ -68,8 +68,7 @@ export function diffReload(live: LiveTable | null, program: Program, config: Kno
   // The new program's state sets per door index.
   const setsOf = new Map<number, typeof program.sets[number][]>();
   for (const s of program.sets) {
-    const m = s.role === 'grant' ? null : /_d(\d+)(?:_|$)/.exec(s.name);
-    if (m) setsOf.set(Number(m[1]), [...(setsOf.get(Number(m[1])) ?? []), s]);
+    if (s.door !== null) setsOf.set(s.door, [...(setsOf.get(s.door) ?? []), s]);
   }
 
   const doors: DoorChange[] = [];
@@ -120,11 +119,11 @@ export function diffReload(live: LiveTable | null, program: Program, config: Kno
     const moved = liveByKey.get(s.key);
     if (!l && moved) objects.push({ kind: 'set', name: s.name, change: '>', note: `was ${moved.name} (same meaning: its elements move)` });
     else if (!l) objects.push({ kind: 'set', name: s.name, change: '+', note: s.comment });
-    else if (l.key !== s.key) objects.push({ kind: 'set', name: s.name, change: '~', note: `now: ${s.comment}; was: ${stripKey(l.comment) || '?'}` });
+    else if (l.key !== s.key) objects.push({ kind: 'set', name: s.name, change: '~', note: `now: ${s.comment}; was: ${withoutKey(l.comment) || '?'}` });
     else sameSets++;
   }
   const newSetNames = new Set(program.sets.map((s) => s.name));
-  for (const s of liveSets) if (!newSetNames.has(s.name) && !(s.key && newKeys.has(s.key))) objects.push({ kind: 'set', name: s.name, change: '-', note: stripKey(s.comment) });
+  for (const s of liveSets) if (!newSetNames.has(s.name) && !(s.key && newKeys.has(s.key))) objects.push({ kind: 'set', name: s.name, change: '-', note: withoutKey(s.comment) });
   const newChainNames = new Set(program.chains.map((c) => c.name));
   const liveChainNames = new Set(liveChains.map((c) => c.name));
   let sameChains = 0;
@@ -136,12 +135,11 @@ export function diffReload(live: LiveTable | null, program: Program, config: Kno
     else if (live) objects.push({ kind: 'chain', name: c.name, change: '+', note: c.comment });
   }
   for (const c of liveChains) {
-    if (!newChainNames.has(c.name) && !/^knockc_(prerouting|input|forward)$/.test(c.name)) objects.push({ kind: 'chain', name: c.name, change: '-', note: '' });
+    if (!newChainNames.has(c.name) && !Object.values(names.top).includes(c.name)) objects.push({ kind: 'chain', name: c.name, change: '-', note: '' });
   }
   return { doors, grants, objects, unchanged: { sets: sameSets, chains: sameChains }, fresh: live === null };
 }
 
-const stripKey = (c: string | null): string => (c ?? '').replace(/\s*\[[0-9a-f]+\]$/, '');
 
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 

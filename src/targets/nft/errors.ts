@@ -65,10 +65,8 @@ function doorByLabel(config: KnockdConfig, text: string): Door | null {
   return config.doors.find((d) => d.name === m[1] && d.header.range.start.line === Number(m[2])) ?? null;
 }
 
-const doorByIndex = (config: KnockdConfig, name: string): Door | null => {
-  const m = /_d(\d+)(?:_|$)/.exec(name);
-  return m ? (config.doors.find((d) => d.index === Number(m[1])) ?? null) : null;
-};
+/** The door an IR object belongs to (SetDecl.door, Chain.door). */
+const doorAt = (config: KnockdConfig, index: number | null | undefined): Door | null => (index === null || index === undefined ? null : (config.doors.find((d) => d.index === index) ?? null));
 
 /** The doors that open a grant set (from the program's rules). */
 function doorsOpening(program: Program, config: KnockdConfig, set: string): Door[] {
@@ -76,7 +74,7 @@ function doorsOpening(program: Program, config: KnockdConfig, set: string): Door
   for (const c of program.chains) {
     for (const l of c.lines) {
       if (l.kind !== 'rule' || !l.stmts.some((s) => (s.k === 'set-add' || s.k === 'set-refresh') && s.set === set)) continue;
-      const d = doorByIndex(config, c.name) ?? doorByLabel(config, l.comment ?? '') ?? doorByLabel(config, c.comment);
+      const d = doorAt(config, c.door) ?? doorByLabel(config, l.comment ?? '') ?? doorByLabel(config, c.comment);
       if (d && !out.includes(d)) out.push(d);
     }
   }
@@ -104,12 +102,12 @@ export function mapNftErrors(stderr: string, script: ScriptParts, program: Progr
     if (obj && !door) {
       const set = program.sets.find((s) => s.name === obj.name);
       if (set) {
-        door = set.role === 'grant' ? (doorsOpening(program, config, set.name)[0] ?? null) : doorByIndex(config, set.name);
+        door = set.role === 'grant' ? (doorsOpening(program, config, set.name)[0] ?? null) : doorAt(config, set.door);
         // A set's own line, or its timeout: the door setting that gave the timeout.
         if (door && /\btimeout\b/.test(scriptText)) where = (set.role === 'grant' ? door.cmdTimeout.from : door.seqTimeout.from)?.range ?? null;
       } else {
         const chain = program.chains.find((c) => c.name === obj.name);
-        if (chain) door = doorByIndex(config, chain.name) ?? doorByLabel(config, chain.comment);
+        if (chain) door = doorAt(config, chain.door) ?? doorByLabel(config, chain.comment);
       }
     }
     return { ...base, door: door?.name ?? null, where: where ?? door?.header.range ?? null, part: 'rules' };

@@ -8,6 +8,7 @@ import { lower, type LowerOptions } from '../../model/lower.js';
 import { FAMILIES, planDoors, type DoorPlan } from '../../model/plan.js';
 import { interfaceNameProblem } from '../../frontend/interface-name.js';
 import { cutBytes } from '../../text.js';
+import { setComment } from '../../model/names.js';
 import { commentLine, doorSummaries } from '../header.js';
 import { TargetError } from '../target.js';
 import { loadTemplate, tidy } from '../templates.js';
@@ -104,7 +105,7 @@ function chainView(c: Chain): unknown {
 }
 
 function setView(s: SetDecl, maxSources: number | null): unknown {
-  return { name: s.name, addrType: ADDR_TYPE[s.family], hasTimeout: s.timeout !== null, timeout: s.timeout, size: maxSources, comment: `${safe(s.comment, 100)} [${s.key}]` };
+  return { name: s.name, addrType: ADDR_TYPE[s.family], hasTimeout: s.timeout !== null, timeout: s.timeout, size: maxSources, comment: setComment(safe(s.comment, 100), s.key) };
 }
 
 /**

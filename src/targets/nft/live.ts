@@ -3,6 +3,7 @@
 // text listing for set elements, whose remaining lifetimes it prints to the
 // millisecond (the JSON output truncates them to whole seconds).
 import { HostError, runOk, type Runner } from '../../host/runner.js';
+import { isKnockcName, keyOfComment, names } from '../../model/names.js';
 
 export type NftFamily = 'inet' | 'ip' | 'ip6';
 
@@ -50,18 +51,6 @@ export interface LiveTable {
   readonly sets: readonly LiveSet[];
   readonly chains: readonly LiveChain[];
   readonly rules: readonly LiveRule[];
-}
-
-/** knockc's objects carry this prefix, in its own table and in a user's (--into). */
-export const KNOCKC_PREFIX = 'knockc_';
-export const isKnockcName = (name: string): boolean => name.startsWith(KNOCKC_PREFIX);
-/** The comment of the rules that hook knockc into a user's chain (--into). */
-export const HOOK_COMMENT = 'knockc';
-
-/** `[0123abcd4567]` at the end of a set comment. */
-export function keyOfComment(comment: string | null | undefined): string | null {
-  const m = comment ? /\[([0-9a-f]{6,64})\]\s*$/.exec(comment) : null;
-  return m ? m[1]! : null;
 }
 
 /** nft's time text (`1d2h3m4s5ms`, `30s`) in milliseconds; null when it is not one. */
@@ -258,7 +247,7 @@ export function findDeployments(chainsJson: string): Deployment[] {
   for (const e of byTable.values()) {
     if (![...e.names].some(isKnockcName)) continue;
     // knockc_prerouting: an --into deployment by an earlier knockc (knocks were tracked in prerouting).
-    out.push({ family: e.family, table: e.table, mode: e.names.has('knockc_input') || e.names.has('knockc_prerouting') ? 'into' : 'standalone' });
+    out.push({ family: e.family, table: e.table, mode: e.names.has(names.top.input) || e.names.has(names.top.prerouting) ? 'into' : 'standalone' });
   }
   return out.sort((a, b) => `${a.family} ${a.table}`.localeCompare(`${b.family} ${b.table}`));
 }

@@ -1,6 +1,7 @@
 // The nft scripts of apply and remove. Each is ONE `nft -f` transaction: the
 // kernel applies all of it or none of it.
-import { HOOK_COMMENT, isKnockcName, type LiveRule, type LiveTable } from './live.js';
+import { HOOK_COMMENT, isKnockcName, names } from '../../model/names.js';
+import type { LiveRule, LiveTable } from './live.js';
 
 /** Standalone: knockc's own table; --into: its knockc_* objects in a user's table. */
 export type NftLocation =
@@ -25,7 +26,7 @@ export function foreignReferences(t: LiveTable): LiveRule[] {
  */
 export function foreignObjects(t: LiveTable): string[] {
   const out: string[] = [];
-  const bases = new Set(['prerouting', 'input', 'forward']);
+  const bases = new Set<string>(names.nftBase);
   for (const s of t.sets) if (!isKnockcName(s.name)) out.push(`set ${s.name}`);
   for (const c of t.chains) if (!isKnockcName(c.name) && !bases.has(c.name)) out.push(`chain ${c.name}`);
   for (const r of t.rules) {

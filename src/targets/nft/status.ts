@@ -4,12 +4,9 @@
 // only (the config is not needed): set names and comments say what each set
 // holds, rule comments and counters say what each rule did.
 import type { Deployment, LiveTable } from './live.js';
-import { isKnockcName } from './live.js';
-import { doorLabel, familyOfName, grantWords, setMeaning } from '../../model/names.js';
+import { doorChainOf, doorIdOfName, doorLabel, familyOfName, grantWords, isKnockcName, setMeaning } from '../../model/names.js';
 import type { AttemptStatus, Counters, DeploymentStatus, GrantStatus } from '../status.js';
 import { bySource } from '../status.js';
-
-const doorIndex = (name: string): string | null => /_(d\d+)(?:_|$)/.exec(name)?.[1] ?? null;
 
 export function deploymentStatus(d: Deployment, t: LiveTable): DeploymentStatus {
   const sets = t.sets.filter((s) => isKnockcName(s.name));
@@ -26,7 +23,7 @@ export function deploymentStatus(d: Deployment, t: LiveTable): DeploymentStatus 
     return e;
   };
   for (const s of sets) {
-    const id = doorIndex(s.name);
+    const id = doorIdOfName(s.name);
     const l = doorLabel(s.comment);
     if (!id || !l || setMeaning(s.name).role === 'grant') continue;
     const e = touch(id, l.door, l.line);
@@ -35,7 +32,7 @@ export function deploymentStatus(d: Deployment, t: LiveTable): DeploymentStatus 
   }
   // Rules: door chains knockc_doorF_dN (advances, wrong knocks) and start rules labelled "[door] line N".
   const ruleDoor = (chain: string, comment: string | null): string | null => {
-    const id = /^knockc_door[46]_(d\d+)$/.exec(chain)?.[1];
+    const id = doorChainOf(chain);
     if (id) return doors.has(id) ? id : null;
     const l = doorLabel(comment);
     if (!l || !isKnockcName(chain)) return null;
@@ -75,7 +72,7 @@ export function deploymentStatus(d: Deployment, t: LiveTable): DeploymentStatus 
   // Attempts: sources in a door's armed set, at the highest stage set that holds them.
   for (const s of sets) {
     if (setMeaning(s.name).role !== 'armed') continue;
-    const id = doorIndex(s.name)!;
+    const id = doorIdOfName(s.name)!;
     const e = doors.get(id);
     if (!e) continue;
     const fam = familyOfName(s.name);
@@ -83,7 +80,7 @@ export function deploymentStatus(d: Deployment, t: LiveTable): DeploymentStatus 
       let stage = 1;
       for (const st of sets) {
         const m = setMeaning(st.name);
-        if (m.role === 'stage' && doorIndex(st.name) === id && familyOfName(st.name) === fam && st.elements.some((x) => x.addr === el.addr)) {
+        if (m.role === 'stage' && doorIdOfName(st.name) === id && familyOfName(st.name) === fam && st.elements.some((x) => x.addr === el.addr)) {
           stage = Math.max(stage, m.knocks);
         }
       }
