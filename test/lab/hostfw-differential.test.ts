@@ -4,7 +4,9 @@
  *
  * 1. What the real programs do (exit statuses above all: knockc follows `&&` and `||` by
  *    them), one named test per behaviour knockc's model relies on.
- * 2. Named defect cases (firewall-cmd --zone=Z).
+ * 2. Named defect cases (firewall-cmd --zone=Z, ufw insert N), and the known
+ *    disagreements between knockc's model and the real programs as `test.fails` (each
+ *    reported; drop `.fails` once the model agrees).
  * 3. Generated command lines (hostfw-spec.ts): each runs exactly as knockd runs it
  *    (`/bin/sh -c LINE`, %IP% replaced by an IPv4 or an IPv6 knocker) from an initial
  *    state (the line's rules absent, or already there), and what the real program left is
@@ -52,8 +54,8 @@ const CONTAINERS = Math.max(1, Number(process.env['KNOCKC_HOSTFW_CONTAINERS'] ??
 const KNOWN = process.env['KNOCKC_HOSTFW_KNOWN'] === '1';
 /** Least share of generated lines knockc compiles (not 'runtime') per tool and family: a generator of runtime-only lines would test nothing. */
 const MIN_COMPILED_SHARE = 0.3;
+/** Cases per docker exec (a container takes the next chunk when it is free). */
 const CHUNK = 12;
-
 
 const V4 = '198.51.100.2';
 const V6 = '2001:db8::2';
