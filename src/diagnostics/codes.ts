@@ -1,5 +1,5 @@
 // Every finding knockc can report, with a stable code. The docs table
-// (README.md, section "Lint rules", via `npm run docs`) is generated from this list, and a test checks that
+// (docs/lint-codes.md, via `npm run docs`) is generated from this list, and a test checks that
 // each code has an example that triggers it.
 import type { Severity } from './diagnostic.js';
 
@@ -69,7 +69,7 @@ const list: CodeInfo[] = [
   { code: 'KC228', severity: 'warning', title: 'target never matches', hint: 'knockd compares the destination as text: write the address as inet_ntop prints it (no leading zeros, lower-case, shortest IPv6 form)', example: '[door]\nsequence = 7000\ntarget = 198.051.100.7' },
 
   // Facts about the compiled result.
-  { code: 'KC401', severity: 'warning', title: 'command not understood: door needs the runtime', hint: 'knockc compiles the iptables/ip6tables/ufw/firewall-cmd forms listed in the README ("Which commands become kernel grants"); anything else runs from `knockc run`', example: '[door]\nsequence = 7000\nstart_command = /sbin/shutdown -r +1' },
+  { code: 'KC401', severity: 'warning', title: 'command not understood: door needs the runtime', hint: 'knockc compiles the iptables/ip6tables/ufw/firewall-cmd forms listed in docs/equivalence-and-differences.md ("Which commands become kernel grants"); anything else runs from `knockc run`', example: '[door]\nsequence = 7000\nstart_command = /sbin/shutdown -r +1' },
   { code: 'KC402', severity: 'warning', title: 'stop command is not the inverse of the start command: door needs the runtime', hint: 'a timed grant needs start "-A/-I ..." and stop "-D ..." with the same rule', example: '[door]\nsequence = 7000\nstart_command = iptables -A INPUT -s %IP% -p tcp --dport 22 -j ACCEPT\nstop_command = iptables -D INPUT -s %IP% -p tcp --dport 2222 -j ACCEPT' },
   { code: 'KC403', severity: 'info', title: 'no interface set: knocks are counted on all interfaces', hint: 'set Interface in [options] or pass --interface to match knockd -i', example: '[door]\nsequence = 7000' },
   { code: 'KC404', severity: 'info', title: 'one-time sequences need the runtime', hint: 'run `knockc run`: it runs the commands of a one-time door itself, so that a used sequence never opens twice', example: '[door]\none_time_sequences = seq.txt' },

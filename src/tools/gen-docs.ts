@@ -1,13 +1,15 @@
-// Regenerates the table of finding codes in README.md (between the
+// Regenerates the table of finding codes in docs/lint-codes.md (between the
 // lint-rules markers) from src/diagnostics/codes.ts:
 //   npm run docs
-// test/lint/docs.test.ts fails when the README is out of date.
+// test/lint/docs.test.ts fails when the table is out of date.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../package.js';
 import { ALL_CODES, type CodeInfo } from '../diagnostics/codes.js';
 
+/** The page holding the generated table. */
+export const LINT_CODES_DOC = 'docs/lint-codes.md';
 export const START_MARKER = '<!-- lint-rules:start -->';
 export const END_MARKER = '<!-- lint-rules:end -->';
 
@@ -73,20 +75,20 @@ export function renderLintRules(codes: readonly CodeInfo[] = ALL_CODES): string 
 export function updateReadme(readme: string, section: string = renderLintRules()): string {
   const start = readme.indexOf(START_MARKER);
   const end = readme.indexOf(END_MARKER);
-  if (start < 0 || end < start) throw new Error(`README.md has no ${START_MARKER} ... ${END_MARKER} markers`);
+  if (start < 0 || end < start) throw new Error(`docs/lint-codes.md has no ${START_MARKER} ... ${END_MARKER} markers`);
   return `${readme.slice(0, start + START_MARKER.length)}\n${section}\n${readme.slice(end)}`;
 }
 
 function main(): void {
-  const file = join(packageRoot(), 'README.md');
+  const file = join(packageRoot(), LINT_CODES_DOC);
   const before = readFileSync(file, 'utf8');
   const after = updateReadme(before);
   if (after === before) {
-    process.stdout.write('README.md: lint rules table is up to date\n');
+    process.stdout.write(`${LINT_CODES_DOC}: lint rules table is up to date\n`);
     return;
   }
   writeFileSync(file, after);
-  process.stdout.write(`README.md: lint rules table regenerated (${ALL_CODES.length} codes)\n`);
+  process.stdout.write(`${LINT_CODES_DOC}: lint rules table regenerated (${ALL_CODES.length} codes)\n`);
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {

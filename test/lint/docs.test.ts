@@ -1,26 +1,26 @@
-// The README's table of lint rules is generated from codes.ts; this keeps it
+// docs/lint-codes.md's table of lint rules is generated from codes.ts; this keeps it
 // in step (regenerate with `npm run docs`).
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ALL_CODES } from '../../src/diagnostics/codes.js';
-import { END_MARKER, exampleCell, renderLintRules, START_MARKER, updateReadme } from '../../src/tools/gen-docs.js';
+import { END_MARKER, exampleCell, LINT_CODES_DOC, renderLintRules, START_MARKER, updateReadme } from '../../src/tools/gen-docs.js';
 
-const README = join(resolve(import.meta.dirname, '../..'), 'README.md');
+const DOC = join(resolve(import.meta.dirname, '../..'), LINT_CODES_DOC);
 
-describe('README lint rules table', () => {
-  const readme = readFileSync(README, 'utf8');
+describe('docs/lint-codes.md lint rules table', () => {
+  const doc = readFileSync(DOC, 'utf8');
 
   it('has the markers', () => {
-    expect(readme).toContain(START_MARKER);
-    expect(readme).toContain(END_MARKER);
-    expect(readme.indexOf(START_MARKER)).toBeLessThan(readme.indexOf(END_MARKER));
+    expect(doc).toContain(START_MARKER);
+    expect(doc).toContain(END_MARKER);
+    expect(doc.indexOf(START_MARKER)).toBeLessThan(doc.indexOf(END_MARKER));
   });
 
   it('is up to date with src/diagnostics/codes.ts', () => {
-    const fresh = updateReadme(readme);
-    if (fresh !== readme) {
-      throw new Error('README.md lint rules table is out of date: run npm run docs');
+    const fresh = updateReadme(doc);
+    if (fresh !== doc) {
+      throw new Error(`${LINT_CODES_DOC} lint rules table is out of date: run npm run docs`);
     }
   });
 
