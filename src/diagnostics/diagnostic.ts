@@ -1,4 +1,4 @@
-import type { Range } from '../frontend/source.js';
+import type { Range } from './position.js';
 
 export type Severity = 'error' | 'warning' | 'info';
 

@@ -2,7 +2,7 @@
 // picture of its state machine.
 import type { KnockdConfig } from '../frontend/config.js';
 import { FAMILIES, planDoors, type DoorPlan } from '../model/plan.js';
-import { flagsText, knockText, planText } from './describe.js';
+import { flagsText, knockText, planText } from '../model/describe.js';
 
 export interface ExplainedDoor {
   name: string;

@@ -2,7 +2,7 @@
 // when it is spelled exactly like inet_ntoa()/inet_ntop() print the packet's
 // destination.
 import { isIP } from 'node:net';
-import { ipText, ipv6Bytes } from '../runtime/addr-text.js';
+import { ipText, ipv6Bytes } from './addr-text.js';
 
 export type TargetReading =
   | { readonly kind: 'address'; readonly family: 'ip' | 'ip6'; readonly canonical: string; readonly isCanonical: boolean }

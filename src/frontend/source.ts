@@ -5,18 +5,9 @@
 // the physical line/column for messages.
 import { isAscii } from 'node:buffer';
 
-export interface Position {
-  readonly file: string;
-  /** 1-based physical line. */
-  readonly line: number;
-  /** 1-based column, in characters of the decoded line. */
-  readonly col: number;
-}
-
-export interface Range {
-  readonly start: Position;
-  readonly end: Position;
-}
+// Positions are the diagnostics' vocabulary (every finding has one).
+import type { Position } from '../diagnostics/position.js';
+export type { Position, Range } from '../diagnostics/position.js';
 
 /** One string knockd's fgets() returns (before trimming). */
 export interface LogicalLine {

@@ -12,7 +12,7 @@
 //   active_P   every door with an attempt of this source jumps to its door chain
 //   door_D     advance (most advanced stage first, so one packet moves one stage),
 //              or invalidate on a wrong knock
-//   gp_H_P_N   grants of P/N on hook H: accept granted sources; in standalone mode also drop
+//   gp_H_P_N   grants of P/N on hook H: accept granted sources; with the guard also drop
 //              new connections from everyone else (a knock port too: tracking first)
 //              Grants over many ports (or every port) are rules of the entry after its dispatch.
 import crypto, { createHash } from 'node:crypto';
@@ -26,10 +26,9 @@ import { FAMILIES, planDoors, runtimeActs, type DoorPlan, type GrantRef, type Li
 import { NOTIFY_GROUP, notifyPrefix, oneTimeLine } from './notify.js';
 import { doorLabelText, grantComment, names } from './names.js';
 
-export type Mode = 'standalone' | 'into';
-
 export interface LowerOptions {
-  readonly mode: Mode;
+  /** Grants also drop new connections to granted ports from sources without the grant (knockc's own table), instead of only accepting (like knockd's commands). */
+  readonly guard: boolean;
   /** knockd -i: knocks count only when addressed to this interface's own addresses. */
   readonly iface: string | null;
   /** Kernel log lines that mirror knockd's ("DOOR: Stage N", "DOOR: OPEN SESAME"). */
@@ -40,7 +39,7 @@ export interface LowerOptions {
   readonly notifyGroup: number;
 }
 
-export const DEFAULT_LOWER: LowerOptions = { mode: 'standalone', iface: null, log: false, families: FAMILIES, notifyGroup: NOTIFY_GROUP };
+export const DEFAULT_LOWER: LowerOptions = { guard: true, iface: null, log: false, families: FAMILIES, notifyGroup: NOTIFY_GROUP };
 
 /** Ranges up to this many ports are spread over the dispatch; wider ones are matched linearly. */
 const MAX_DISPATCH_RANGE = 64;
@@ -388,7 +387,7 @@ interface HookGrants {
 }
 
 function lowerGrants(f: Family, grants: Map<string, GrantInfo>, opts: LowerOptions): Partial<Record<Hook, HookGrants>> {
-  const guard = opts.mode === 'standalone';
+  const guard = opts.guard;
   const out: Partial<Record<Hook, HookGrants>> = {};
   for (const hook of ['input', 'forward'] as const) {
     const mine = [...grants.values()].filter((g) => g.ref.target.kind === 'filter' && g.ref.target.match.hook === hook && g.lifetimes.size > 0);

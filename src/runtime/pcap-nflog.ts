@@ -3,7 +3,7 @@
 // knockc rule logged: an nfgenmsg header, then TLVs (length and type in the
 // writer's byte order, each padded to 4 bytes), among them the log prefix and
 // the start of the packet. We only need the prefix and the source address.
-import { ipText } from './addr-text.js';
+import { ipText } from '../frontend/addr-text.js';
 
 export const LINKTYPE_NFLOG = 239;
 const NFULA_PAYLOAD = 9;

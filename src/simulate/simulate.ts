@@ -3,7 +3,7 @@
 // disagreement is printed (it would be a knockc bug, or one of the
 // documented differences).
 import type { KnockdConfig } from '../frontend/config.js';
-import { planText } from '../explain/describe.js';
+import { planText } from '../model/describe.js';
 import { IrMachine } from '../model/ir-interpreter.js';
 import { KnockdMachine } from '../model/knockd-machine.js';
 import { DEFAULT_LOWER, lower } from '../model/lower.js';

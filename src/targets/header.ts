@@ -1,5 +1,5 @@
 // The door list at the top of every generated ruleset, shared by the generators.
-import { planText } from '../explain/describe.js';
+import { planText } from '../model/describe.js';
 import type { Family } from '../model/grant.js';
 import type { DoorPlan } from '../model/plan.js';
 

@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ipText } from '../../src/runtime/addr-text.js';
+import { ipText } from '../../src/frontend/addr-text.js';
 import { NflogPcapReader, PcapFormatError, type NflogEvent } from '../../src/runtime/pcap-nflog.js';
 import { netnsReady, toolPath } from '../netns-env.js';
 

@@ -664,8 +664,8 @@ export function renderIptables(ruleset: IptRuleset, meta: RenderMeta): string {
 /** `plans`: planDoors(config) when the caller has it already. */
 export function compileIptables(config: KnockdConfig, o: IptablesOptions, plans?: readonly DoorPlan[]): { text: string; program: Program; ruleset: IptRuleset } {
   const lowerOpts: LowerOptions = {
-    // 'into': grants accept, like knockd's iptables commands; 'standalone' adds the guard.
-    mode: o.guard ? 'standalone' : 'into',
+    // Without --guard, grants accept, like knockd's iptables commands.
+    guard: o.guard,
     iface: o.iface ?? config.options.interface.value,
     log: o.log,
     families: [o.family],

@@ -130,7 +130,8 @@ export class NftError extends TargetError {}
 export function compileNft(config: KnockdConfig, o: NftOptions, plans?: readonly DoorPlan[]): { text: string; program: Program } {
   const families: Family[] = o.into ? (o.into.family === 'inet' ? [...FAMILIES] : [o.into.family]) : [...FAMILIES];
   const lowerOpts: LowerOptions = {
-    mode: o.into ? 'into' : 'standalone',
+    // In its own table knockc guards the granted ports: an accept there cannot override a drop elsewhere.
+    guard: !o.into,
     iface: o.iface ?? config.options.interface.value,
     log: o.log,
     families,

@@ -4,14 +4,14 @@
 // the generator leans on zero runs and the ::ffff:a.b.c.d / ::a.b.c.d forms.
 //
 // A failure prints the seed; replay with
-//   KNOCKC_SEED=<seed> npx vitest run test/runtime/addr-text.test.ts
+//   KNOCKC_SEED=<seed> npx vitest run test/frontend/addr-text.test.ts
 // (KNOCKC_ADDR_RUNS=<n> changes the number of addresses, default 5000).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readTarget } from '../../src/frontend/address.js';
-import { ipText, ipv6Bytes } from '../../src/runtime/addr-text.js';
+import { ipText, ipv6Bytes } from '../../src/frontend/addr-text.js';
 import { toolPath } from '../netns-env.js';
 
 const SEED = process.env.KNOCKC_SEED ? Number(process.env.KNOCKC_SEED) : Math.floor(Math.random() * 0x7fffffff);

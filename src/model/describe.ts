@@ -1,8 +1,8 @@
-// Words for model objects, shared by explain, lint messages and generator comments.
+// Words for model objects, shared by explain, simulate and the generated files' headers.
 import type { Door, Knock, TcpFlags } from '../frontend/config.js';
 import { FLAG_NAMES } from '../frontend/config.js';
-import type { GrantTarget } from '../model/grant.js';
-import type { FamilyPlan, Lifetime } from '../model/plan.js';
+import type { GrantTarget } from './grant.js';
+import type { FamilyPlan, Lifetime } from './plan.js';
 
 export function flagsText(f: TcpFlags): string {
   const parts = FLAG_NAMES.filter((n) => f[n] !== 'any').map((n) => (f[n] === 'set' ? n : `!${n}`));
