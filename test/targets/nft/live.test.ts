@@ -8,9 +8,9 @@ import {
   parseTableJson,
   readTable,
   withElements,
-} from '../../src/targets/nft/live.js';
-import { keyOfComment } from '../../src/model/names.js';
-import { fakeRunner, fixture } from './helpers.js';
+} from '../../../src/targets/nft/live.js';
+import { keyOfComment } from '../../../src/model/names.js';
+import { fakeRunner, fixture } from '../live-helpers.js';
 
 describe('nft time text', () => {
   it('parses every unit', () => {

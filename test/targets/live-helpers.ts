@@ -1,7 +1,7 @@
 // Shared by the apply/status unit tests: the two-door config, compiled, and
-// the kernel's listings of it recorded with nft 1.0.6 (test/apply/fixtures/),
+// the kernel's listings of it recorded with nft 1.0.6 (test/targets/live-fixtures/),
 // in a scratch network namespace with knockc 844506b (one input chain dispatches
-// knock and granted ports): test/apply/fixtures/record.sh. The *.v0-layout.*
+// knock and granted ports): test/targets/live-fixtures/record.sh. The *.v0-layout.*
 // listings were recorded the same way with the knockc before it (knocks tracked in
 // prerouting), as what an upgrade starts from.
 import { readFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { parseConfigText } from '../../src/frontend/load.js';
 import { compileNft, NFT_DEFAULTS, type NftOptions } from '../../src/targets/nft/generate.js';
 import type { Runner, RunResult } from '../../src/host/runner.js';
 
-export const FIX = join(import.meta.dirname, 'fixtures');
+export const FIX = join(import.meta.dirname, 'live-fixtures');
 export const fixture = (name: string): string => readFileSync(join(FIX, name), 'utf8');
 
 export function config(text = fixture('two-doors.conf'), file = 'two-doors.conf'): KnockdConfig {

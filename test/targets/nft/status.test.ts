@@ -1,11 +1,11 @@
 // knockc status from recorded kernel listings: per door attempts, grants and counters.
 import { describe, expect, it } from 'vitest';
-import { parseElementsText, parseTableJson, withElements } from '../../src/targets/nft/live.js';
-import { deploymentStatus } from '../../src/targets/nft/status.js';
-import { formatStatus, statusJson, table, timeLeft } from '../../src/targets/status.js';
-import { doorLabel, grantWords, setMeaning } from '../../src/model/names.js';
-import { hasNetAdmin, kernelVersion, versionAtLeast } from '../../src/host/checks.js';
-import { fixture } from './helpers.js';
+import { parseElementsText, parseTableJson, withElements } from '../../../src/targets/nft/live.js';
+import { deploymentStatus } from '../../../src/targets/nft/status.js';
+import { formatStatus, statusJson, table, timeLeft } from '../../../src/targets/status.js';
+import { doorLabel, grantWords, setMeaning } from '../../../src/model/names.js';
+import { hasNetAdmin, kernelVersion, versionAtLeast } from '../../../src/host/checks.js';
+import { fixture } from '../live-helpers.js';
 
 const live = withElements(parseTableJson(fixture('two-doors.standalone.json'), 'inet', 'knockc'), parseElementsText(fixture('two-doors.standalone.txt')));
 const st = deploymentStatus({ family: 'inet', table: 'knockc', mode: 'standalone' }, live);

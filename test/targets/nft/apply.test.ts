@@ -1,13 +1,13 @@
 // The scripts of apply and remove, the diff, and nft errors mapped back to the config.
 import { describe, expect, it } from 'vitest';
-import { parseElementsText, parseTableJson, withElements, type LiveTable } from '../../src/targets/nft/live.js';
-import { foreignObjects, foreignReferences, hookRules, intoRemovalLines, reloadScript, removalScript } from '../../src/targets/nft/script.js';
-import { diffReload, formatDiff } from '../../src/targets/nft/diff.js';
-import { formatMappedErrors, mapNftErrors, objectOfLine, parseNftErrors } from '../../src/targets/nft/errors.js';
-import { applyNft } from '../../src/targets/nft/apply.js';
-import { Refused } from '../../src/targets/target.js';
-import { planCarryOver } from '../../src/targets/nft/carry.js';
-import { compile, config, fakeRunner, fixture } from './helpers.js';
+import { parseElementsText, parseTableJson, withElements, type LiveTable } from '../../../src/targets/nft/live.js';
+import { foreignObjects, foreignReferences, hookRules, intoRemovalLines, reloadScript, removalScript } from '../../../src/targets/nft/script.js';
+import { diffReload, formatDiff } from '../../../src/targets/nft/diff.js';
+import { formatMappedErrors, mapNftErrors, objectOfLine, parseNftErrors } from '../../../src/targets/nft/errors.js';
+import { applyNft } from '../../../src/targets/nft/apply.js';
+import { Refused } from '../../../src/targets/target.js';
+import { planCarryOver } from '../../../src/targets/nft/carry.js';
+import { compile, config, fakeRunner, fixture } from '../live-helpers.js';
 
 const standalone: LiveTable = withElements(
   parseTableJson(fixture('two-doors.standalone.json'), 'inet', 'knockc'),

@@ -1,4 +1,4 @@
 // knockc apply / status / remove --target iptables with iptables-legacy: see iptables-netns-suite.ts.
-import { iptablesNetnsSuite } from './iptables-netns-suite.js';
+import { iptablesNetnsSuite } from './cli-netns-suite.js';
 
 iptablesNetnsSuite('legacy');

@@ -9,9 +9,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, ensureBuilt, withoutCaps } from '../cli/built.js';
-import { fixture, FIX } from './helpers.js';
-import { netnsReady, toolPath } from '../netns-env.js';
+import { CLI, ensureBuilt, withoutCaps } from '../../cli/built.js';
+import { fixture, FIX } from '../live-helpers.js';
+import { netnsReady, toolPath } from '../../netns-env.js';
 
 const ready = netnsReady('CLI netns tests', ['ip', 'nft']);
 const IP = toolPath('ip');

@@ -12,8 +12,8 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, ensureBuilt } from '../cli/built.js';
-import { fixture } from './helpers.js';
+import { CLI, ensureBuilt } from '../../cli/built.js';
+import { fixture } from '../live-helpers.js';
 
 const CI = process.env.CI === 'true';
 const which = (names: string[]): string | undefined => names.find((p) => existsSync(p));

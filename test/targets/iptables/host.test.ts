@@ -1,7 +1,7 @@
 // Preflight facts for --target iptables: which iptables holds the host's rules, xt_recent capacity.
 import { describe, expect, it } from 'vitest';
-import { chooseBackend, listCapacityCheck, preflightIptables, usage } from '../../src/targets/iptables/preflight.js';
-import { fakeRunner } from './helpers.js';
+import { chooseBackend, listCapacityCheck, preflightIptables, usage } from '../../../src/targets/iptables/preflight.js';
+import { fakeRunner } from '../live-helpers.js';
 
 const EMPTY = '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n';
 const FIREWALL = '*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A INPUT -i lo -j ACCEPT\n-A INPUT -p tcp --dport 80 -j ACCEPT\nCOMMIT\n';

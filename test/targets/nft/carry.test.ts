@@ -1,9 +1,9 @@
 // Carry-over of live state into a reload script: which elements go where,
 // with which time left.
 import { describe, expect, it } from 'vitest';
-import { parseElementsText, parseTableJson, withElements, type LiveTable } from '../../src/targets/nft/live.js';
-import { planCarryOver } from '../../src/targets/nft/carry.js';
-import { compile, config, fixture } from './helpers.js';
+import { parseElementsText, parseTableJson, withElements, type LiveTable } from '../../../src/targets/nft/live.js';
+import { planCarryOver } from '../../../src/targets/nft/carry.js';
+import { compile, config, fixture } from '../live-helpers.js';
 
 const live: LiveTable = withElements(
   parseTableJson(fixture('two-doors.standalone.json'), 'inet', 'knockc'),

@@ -3,18 +3,18 @@
 // diff, status; and the rollback of IPv4 when IPv6 fails (through a fake runner).
 // Fixtures recorded with iptables-nft 1.8.9 (HZ=250) after `knockc apply --target iptables two-doors.conf`
 // (knockc 844506b: knockc_input dispatches knock and granted ports itself), a full knock from
-// 198.51.100.2 and a first knock from 198.51.100.3 (test/apply/fixtures/record.sh). The
+// 198.51.100.2 and a first knock from 198.51.100.3 (test/targets/live-fixtures/record.sh). The
 // *.v0-layout.txt ones were recorded the same way with the knockc before 844506b (knockc_input
 // -> knockc_knock4, knockc_grant4_in): a deployment an upgrade starts from.
 import { describe, expect, it } from 'vitest';
-import { buildRestore, foreignReferences, listsOf, liveKnockc, parseRestoreInput, parseSave, ruleFacts, ruleKey } from '../../src/targets/iptables/restore.js';
-import { clockFromTimerList, compactAddr, hzFromSamples, leftMs, parseRecent, parseRecentFiles } from '../../src/targets/iptables/recent.js';
-import { diffIptables } from '../../src/targets/iptables/diff.js';
-import { iptablesStatus } from '../../src/targets/iptables/status.js';
-import { applyIptables, removeIptables } from '../../src/targets/iptables/host.js';
-import { compileIptables, IPTABLES_DEFAULTS } from '../../src/targets/iptables/generate.js';
-import type { Family } from '../../src/model/grant.js';
-import { config, fakeRunner, fixture } from './helpers.js';
+import { buildRestore, foreignReferences, listsOf, liveKnockc, parseRestoreInput, parseSave, ruleFacts, ruleKey } from '../../../src/targets/iptables/restore.js';
+import { clockFromTimerList, compactAddr, hzFromSamples, leftMs, parseRecent, parseRecentFiles } from '../../../src/targets/iptables/recent.js';
+import { diffIptables } from '../../../src/targets/iptables/diff.js';
+import { iptablesStatus } from '../../../src/targets/iptables/status.js';
+import { applyIptables, removeIptables } from '../../../src/targets/iptables/host.js';
+import { compileIptables, IPTABLES_DEFAULTS } from '../../../src/targets/iptables/generate.js';
+import type { Family } from '../../../src/model/grant.js';
+import { config, fakeRunner, fixture } from '../live-helpers.js';
 
 const SAVE = fixture('iptables-save-two-doors.txt');
 const RECENT = fixture('xt_recent-two-doors.txt');
