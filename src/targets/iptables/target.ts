@@ -11,6 +11,7 @@ import { checkIptables } from './check.js';
 import { compileIptables, IPTABLES_DEFAULTS } from './generate.js';
 import { applyIptables, famText, otherBackendHasKnockc, removeIptables, statusIptables, toolOf, type IptCompiled } from './host.js';
 import { preflightIptables, type Backend } from './preflight.js';
+import { msText as ms, plural } from '../../text.js';
 
 export interface IptablesTargetOptions {
   /** compile: the one family written; apply and run load both (null). */
@@ -24,8 +25,6 @@ interface IptablesCompiled extends Compiled {
 }
 
 const IPTABLES_MIN = [1, 6, 0] as const;
-const ms = (x: number): string => `${Math.round(x)} ms`;
-const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
 /** Root, which iptables (nft or legacy), its version and tools, xt_recent capacity. */
 async function preflight(run: Runner, say: Say, verbose: boolean): Promise<Backend> {

@@ -6,6 +6,7 @@ import type { Program } from '../../model/ir.js';
 import type { LiveTable } from './live.js';
 import { inlinedEntries } from './generate.js';
 import { doorLabel, familyOfName, grantWords, isKnockcName, names, setMeaning, withoutKey } from '../../model/names.js';
+import { plural } from '../../text.js';
 
 export type DoorChangeKind = 'kept' | 'restarted' | 'new' | 'removed' | 'reloaded';
 
@@ -141,7 +142,6 @@ export function diffReload(live: LiveTable | null, program: Program, config: Kno
 }
 
 
-const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
 /** The diff for a terminal. */
 export function formatDiff(d: ReloadDiff, where: string): string {

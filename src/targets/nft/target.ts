@@ -17,6 +17,7 @@ import { deploymentStatus } from './status.js';
 import type { DeploymentStatus } from '../status.js';
 import { HostNotReady, LoadFailed, UsageError, type CommandName, type Compiled, type Flags, type Given, type Say, type Session, type Target } from '../target.js';
 import { setMeaning } from '../../model/names.js';
+import { msText as ms, plural } from '../../text.js';
 
 type Into = NftLocation & { mode: 'into' };
 
@@ -87,8 +88,6 @@ interface NftCompiled extends Compiled {
   readonly program: Parameters<typeof applyNft>[0]['compiled']['program'];
 }
 
-const ms = (x: number): string => `${Math.round(x)} ms`;
-const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
 /** "2 attempts in progress, 1 grant" from carried (or dropped) sets. */
 function stateWords(sets: ReadonlyArray<{ name: string; count: number }>): string {
