@@ -5,7 +5,7 @@
 // and stopping at the first false one. Shared by the semantics and the scale
 // tests.
 import type { Packet } from '../../src/model/packet.js';
-import { TOP_CHAINS, type Frag, type IptChain, type IptRuleset } from '../../src/targets/iptables/generate.js';
+import { TOP_CHAINS, type Frag, type IptChain, type IptRuleset } from '../../src/targets/iptables/ruleset.js';
 
 export type Verdict = 'accept' | 'drop' | 'continue';
 

@@ -14,16 +14,10 @@ import { describe, expect, it } from 'vitest';
 import { doorsConfig } from '../../bench/lib.js';
 import { parseConfigText } from '../../src/frontend/load.js';
 import type { Packet } from '../../src/model/packet.js';
-import {
-  CHAIN_DEPTH_MAX,
-  chainDepth,
-  compileIptables,
-  DISPATCH_LEVELS,
-  DISPATCH_LINEAR_MAX,
-  IPTABLES_DEFAULTS,
-  toRuleset,
-  type IptRuleset,
-} from '../../src/targets/iptables/generate.js';
+import { CHAIN_DEPTH_MAX, DISPATCH_LEVELS, DISPATCH_LINEAR_MAX, type IptRuleset } from '../../src/targets/iptables/ruleset.js';
+import { chainDepth } from '../../src/targets/iptables/dispatch.js';
+import { compileIptables, IPTABLES_DEFAULTS } from '../../src/targets/iptables/generate.js';
+import { toRuleset } from '../../src/targets/iptables/translate.js';
 import { IptMachine } from './ipt-machine.js';
 
 const packet = (proto: 'tcp' | 'udp', port: number, family: 'ip' | 'ip6' = 'ip'): Packet => ({

@@ -17,7 +17,9 @@ import type { Family } from '../../src/model/grant.js';
 import { rule, type Match, type Program, type SetDecl } from '../../src/model/ir.js';
 import { IrMachine } from '../../src/model/ir-interpreter.js';
 import type { Packet } from '../../src/model/packet.js';
-import { compileIptables, IPTABLES_DEFAULTS, renderIptables, toRuleset } from '../../src/targets/iptables/generate.js';
+import { compileIptables, IPTABLES_DEFAULTS } from '../../src/targets/iptables/generate.js';
+import { renderIptables } from '../../src/targets/iptables/render.js';
+import { toRuleset } from '../../src/targets/iptables/translate.js';
 import { IptMachine } from './ipt-machine.js';
 import { configText, GRANT_PORTS, LOCAL4, LOCAL6, scenarioArb } from '../model/random-scenarios.js';
 

@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/frontend/load.js';
-import { compileIptables, IptablesError, IPTABLES_DEFAULTS, logPrefix, LOG_PREFIX_MAX, type IptablesOptions } from '../../src/targets/iptables/generate.js';
+import { compileIptables, IPTABLES_DEFAULTS, type IptablesOptions } from '../../src/targets/iptables/generate.js';
+import { IptablesError, logPrefix, LOG_PREFIX_MAX } from '../../src/targets/iptables/ruleset.js';
 
 const FIXTURES = 'fixtures';
 const GOLDEN = 'test/golden/iptables';
