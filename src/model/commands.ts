@@ -11,8 +11,9 @@
 // as written (quotes included), so line.slice(offset, offset + token.length)
 // is the token.
 //
-// Recognised (a bare name, or one of the standard system directories before it:
-// a program anywhere else may be anything, so the runtime runs it, as knockd would):
+// Recognised (a bare name, or the directory distributions install the tool in: /sbin or
+// /usr/sbin, /bin or /usr/bin for firewall-cmd; anywhere else the program may be missing or
+// anything, so the runtime runs it, as knockd would):
 //   iptables, iptables-legacy, iptables-nft            (family ip)
 //   ip6tables, ip6tables-legacy, ip6tables-nft         (family ip6)
 //       -A|-I CHAIN [1] | -D CHAIN  (INPUT or FORWARD; -D by rule number is opaque,
@@ -24,11 +25,9 @@
 //       (`--opt=value` only where iptables 1.8 reads it: see commands/iptables.ts)
 //   ufw [delete | prepend] allow [in [on IFACE]] from %IP%
 //       [to any|ADDR [port N|A:B|LIST]] [proto tcp|udp]          (families ip and ip6)
-//   firewall-cmd [-q] --add-rich-rule=R | --remove-rich-rule=R   (the default zone)
-//       R: rule family="ipv4"|"ipv6" source address="%IP%"
-//          [port port="N|A-B" protocol="tcp|udp" | service name="ssh|http|https"] accept
 // Understood but left to the runtime (KC408): nft add|delete element (the kernel rules
-// cannot know the user's set's type and flags), firewall-cmd --zone=Z.
+// cannot know the user's set's type and flags), firewall-cmd rich rules (which interfaces
+// and sources a zone's rule covers is firewalld's state at run time).
 //
 // What a whole line does for one family (the shell's control flow, the order of the
 // commands, which of them fail) is worked out in line-effect.ts.
@@ -42,8 +41,18 @@ export { lineEffect, type KeyedEffect, type LineEffect } from './line-effect.js'
 import { analyseUfw } from './commands/ufw.js';
 
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
-/** Where a distribution installs the real tools; knockd's PATH finds a bare name there too. */
-const SYSTEM_DIRS = new Set(['/sbin', '/usr/sbin', '/bin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin']);
+/**
+ * Where distributions install each tool (with /usr merged, /sbin is /usr/sbin). A path
+ * elsewhere, even another system directory, may hold nothing (knockd's command then exits
+ * 127 and opens nothing) or any program; a bare name is found through knockd's PATH.
+ */
+const SBIN = ['/sbin', '/usr/sbin'];
+const TOOL_DIRS: ReadonlyMap<string, readonly string[]> = new Map([
+  ...[...IPTABLES_TOOLS.keys()].map((t) => [t, SBIN] as const),
+  ['ufw', SBIN],
+  ['nft', SBIN],
+  ['firewall-cmd', ['/bin', '/usr/bin']],
+]);
 
 function analyseSimple(words: ShellCommand): GrantAction[] {
   const args = new Args(words);
@@ -51,8 +60,9 @@ function analyseSimple(words: ShellCommand): GrantAction[] {
   if (ASSIGNMENT.test(name.text)) fail(name, 'environment assignment before a command is not supported');
   const slash = name.text.lastIndexOf('/');
   const base = name.text.slice(slash + 1);
-  if (slash >= 0 && !SYSTEM_DIRS.has(name.text.slice(0, slash))) {
-    fail(name, `'${name.text}' is not in a standard system directory: knockc cannot know what program it is`);
+  const dirs = TOOL_DIRS.get(base);
+  if (slash >= 0 && dirs !== undefined && !dirs.includes(name.text.slice(0, slash))) {
+    fail(name, `'${name.text}' is not where distributions install ${base} (${dirs.join(', ')}): knockc cannot know what program it is`);
   }
   const family = IPTABLES_TOOLS.get(base);
   if (family !== undefined) return [analyseIptables(args, base, family)];
@@ -60,7 +70,7 @@ function analyseSimple(words: ShellCommand): GrantAction[] {
     case 'ufw':
       return analyseUfw(args, base);
     case 'firewall-cmd':
-      return [analyseFirewallCmd(args, base)];
+      return analyseFirewallCmd(args);
     case 'nft':
       return analyseNft(args);
     case 'sudo':

@@ -51,7 +51,7 @@ interface Slot {
 function slotOf(a: GrantAction): { id: string; key: string; rule: string } {
   const key = grantKey(a.target);
   const rule = a.rule ?? key;
-  return { id: `${a.store.name}\n${rule}`, key, rule };
+  return { id: `${a.store.name}\n${key}\n${rule}`, key, rule };
 }
 
 const cache = new Map<string, LineEffect>();

@@ -1,20 +1,16 @@
-// firewall-cmd [-q] --add-rich-rule=RULE | --remove-rich-rule=RULE   (the default zone;
-// with --zone=Z the rule applies to that zone's interfaces and sources only, which knockc
-// cannot see: such a command is understood, and left to the runtime)
+// firewall-cmd [--zone=Z] [-q] --add-rich-rule=RULE | --remove-rich-rule=RULE: understood,
+// never compiled (KC408): the rule applies to its zone's interfaces and sources only, and
+// which those are is firewalld's state when the command runs.
 // with RULE: rule family="ipv4"|"ipv6" source address="%IP%"
 //            [port port="N|A-B" protocol="tcp|udp" | service name="ssh|http|https"] accept
 // (elements and attributes in any order, as firewalld reads them).
 
-import type { Family, GrantAction, GrantMatch, PortRange } from '../grant.js';
+import type { Family } from '../grant.js';
 import { Args, fail, failAt, offsetsOf, sliceWord, type Word } from './shell.js';
-import { intersect, knockerFamilies, portNumber, type Proto } from './values.js';
+import { intersect, knockerFamilies, portNumber } from './values.js';
 
-/** firewalld's own service definitions for these names (one TCP port each). */
-const SERVICES: ReadonlyMap<string, { proto: Proto; port: number }> = new Map([
-  ['ssh', { proto: 'tcp', port: 22 }],
-  ['http', { proto: 'tcp', port: 80 }],
-  ['https', { proto: 'tcp', port: 443 }],
-]);
+/** Services every firewalld defines (one TCP port each: ssh 22, http 80, https 443). */
+const SERVICES = new Set(['ssh', 'http', 'https']);
 
 interface RichToken {
   readonly word: Word; // the whole token, quotes removed
@@ -66,13 +62,8 @@ function richTokens(rule: Word): RichToken[] {
   return tokens;
 }
 
-interface RichRule {
-  readonly families: readonly Family[];
-  readonly proto: Proto | null;
-  readonly dports: PortRange[] | null;
-}
-
-function parseRich(rule: Word): RichRule {
+/** Reads a rich rule as firewalld would, failing (KC401) on what knockc does not know. */
+function checkRich(rule: Word): void {
   const toks = richTokens(rule);
   const first = toks[0];
   if (first === undefined || first.value !== undefined || first.name !== 'rule') {
@@ -80,8 +71,6 @@ function parseRich(rule: Word): RichRule {
   }
   let family: Family | undefined;
   let source: readonly Family[] | undefined;
-  let proto: Proto | null = null;
-  let dports: PortRange[] | null = null;
   let element = false;
   let accept = false;
   // An element's attributes: those it knows, up to the first it does not (as firewalld reads them).
@@ -128,14 +117,12 @@ function parseRich(rule: Word): RichRule {
       if (protocol.text !== 'tcp' && protocol.text !== 'udp') {
         fail(protocol, `protocol '${protocol.text}' is not supported (only tcp and udp)`);
       }
-      proto = protocol.text;
       const [a1, a2, ...rest] = port.text.split('-');
       const lo = portNumber(a1 ?? '', 1);
       const hi = a2 === undefined ? lo : portNumber(a2, 1);
       if (lo === null || hi === null || rest.length > 0 || (a2 !== undefined && lo >= hi)) {
         fail(port, `bad port '${port.text}' (a number or a range A-B)`);
       }
-      dports = [{ lo, hi }];
       k = after;
     } else if (t.name === 'service') {
       if (element) fail(t.word, 'more than one rich rule element');
@@ -143,10 +130,7 @@ function parseRich(rule: Word): RichRule {
       const [a, after] = attrs(k + 1, ['name']);
       const name = a.get('name')?.value;
       if (name === undefined) fail(t.word, "'service' needs name=");
-      const svc = SERVICES.get(name.text);
-      if (svc === undefined) fail(name, `service '${name.text}' is not known to knockc (ssh, http, https)`);
-      proto = svc.proto;
-      dports = [{ lo: svc.port, hi: svc.port }];
+      if (!SERVICES.has(name.text)) fail(name, `service '${name.text}' is not known to knockc (ssh, http, https)`);
       k = after;
     } else if (t.name === 'accept') {
       if (accept) fail(t.word, "more than one 'accept'");
@@ -161,12 +145,10 @@ function parseRich(rule: Word): RichRule {
   if (family === undefined) fail(first.word, 'firewalld needs family="ipv4" or "ipv6" with a source address');
   if (source === undefined) fail(first.word, 'source is not %IP% (no source address="%IP%")');
   if (!accept) fail(first.word, "rich rule without 'accept'");
-  const families = intersect(source, [family]);
-  if (families.length === 0) fail(first.word, 'source prefix length does not fit the family');
-  return { families, proto, dports };
+  if (intersect(source, [family]).length === 0) fail(first.word, 'source prefix length does not fit the family');
 }
 
-export function analyseFirewallCmd(args: Args, tool: string): GrantAction {
+export function analyseFirewallCmd(args: Args): never {
   const tool0 = args.command;
   let op: 'add' | 'delete' | undefined;
   let rule: Word | undefined;
@@ -202,18 +184,9 @@ export function analyseFirewallCmd(args: Args, tool: string): GrantAction {
     }
   }
   if (op === undefined || rule === undefined) fail(tool0, 'no --add-rich-rule or --remove-rich-rule');
-  const r = parseRich(rule);
-  if (zone !== undefined) {
-    fail(zone, "a zone's rules apply only to the interfaces and sources of that zone, which knockc cannot see", 'KC408');
-  }
-  const match: GrantMatch = {
-    hook: 'input',
-    proto: r.proto,
-    dports: r.dports,
-    daddr: null,
-    iif: null,
-    synOnly: false,
-    newOnly: false,
-  };
-  return { op, families: r.families, target: { kind: 'filter', match }, tool, store: { name: 'firewalld', kind: 'set' }, offset: tool0.start };
+  checkRich(rule);
+  // The rule lands in a zone (the default one without --zone), and applies only to the
+  // interfaces and sources that zone holds at that moment, none of which the compiled rules
+  // can see: checked against the real firewalld (test/lab/hostfw-differential.test.ts).
+  fail(zone ?? tool0, "a firewalld rule applies only to the interfaces and sources of its zone (the default zone without --zone), which knockc cannot see", 'KC408');
 }

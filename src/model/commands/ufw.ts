@@ -79,6 +79,8 @@ export function analyseUfw(args: Args, tool: string): GrantAction[] {
         const v = args.value(k);
         const fams = knockerFamilies(v);
         if (fams === null) fail(v, 'source is not %IP%');
+        // ufw takes 2001:db8::2/32 as the /32 network (exit 0): a prefix is not the knocker alone.
+        if (fams.length === 1) fail(v, `ufw reads '${v.text}' of a knocker of the other family as a whole network`);
         families = fams;
         where = 'from';
         break;
@@ -134,9 +136,12 @@ export function analyseUfw(args: Args, tool: string): GrantAction[] {
     fail(portWord, 'a port list or range needs proto tcp or proto udp');
   }
 
+  // ufw tells its rules apart as written: `port 22` (tcp and udp) is not `port 22 proto tcp`,
+  // and deleting one leaves the other.
+  const rule = `in=${iif ?? '*'} to=${daddr ?? 'any'} port=${portWord?.text ?? '*'} proto=${proto ?? 'any'}`;
   const action = (p: Proto | null): GrantAction => {
     const match: GrantMatch = { hook: 'input', proto: p, dports, daddr, iif, synOnly: false, newOnly: false };
-    return { op, families: fams, target: { kind: 'filter', match }, tool, store: { name: 'ufw', kind: 'set' }, offset: tool0.start };
+    return { op, families: fams, target: { kind: 'filter', match }, rule, tool, store: { name: 'ufw', kind: 'set' }, offset: tool0.start };
   };
   // A port without proto: ufw adds the rule for tcp and for udp.
   if (dports !== null && proto === undefined) return [action('tcp'), action('udp')];
