@@ -75,19 +75,21 @@ export interface GrantCommand {
   readonly actions: readonly GrantAction[];
 }
 
+/** Why a line is left to the runtime, and where in it. */
+export interface RuntimeReason {
+  /** KC401 not understood, KC407 depends on run-time state, KC408 not reproducible in the kernel. */
+  readonly code: 'KC401' | 'KC407' | 'KC408';
+  /** The token the reason is about, as written, and where it starts in the line. */
+  readonly token: string;
+  readonly offset: number;
+  readonly reason: string;
+}
+
 /** Result of reading one start/stop command line. */
 export type CommandAnalysis =
   | { readonly kind: 'empty' }
   | { readonly kind: 'grants'; readonly commands: readonly GrantCommand[] }
-  | {
-      readonly kind: 'opaque';
-      /** KC401 not understood, KC407 depends on run-time state, KC408 not reproducible in the kernel. */
-      readonly code: 'KC401' | 'KC407' | 'KC408';
-      /** The first token that was not understood, and where it starts in the line. */
-      readonly token: string;
-      readonly offset: number;
-      readonly reason: string;
-    };
+  | ({ readonly kind: 'opaque' } & RuntimeReason);
 
 /** Stable text key: two grants with equal keys open the same hole. */
 export function grantKey(target: GrantTarget): string {

@@ -9,7 +9,7 @@
 // fewer copies or none ('revoke'), or keeps its presence ('nothing', left out). Anything
 // else depends on what the firewall holds when the line runs, and goes to the runtime.
 import { analyseCommand } from './commands.js';
-import { grantKey, type Family, type GrantAction, type GrantCommand } from './grant.js';
+import { grantKey, type Family, type GrantAction, type GrantCommand, type RuntimeReason } from './grant.js';
 
 export interface KeyedEffect {
   /** grantKey(action.target). */
@@ -25,13 +25,7 @@ export type LineEffect =
   | { readonly kind: 'empty' }
   /** Rules not listed are unchanged; no effects: the line changes nothing for this family. */
   | { readonly kind: 'effects'; readonly effects: readonly KeyedEffect[] }
-  | {
-      readonly kind: 'runtime';
-      readonly code: 'KC401' | 'KC407' | 'KC408';
-      readonly token: string;
-      readonly offset: number;
-      readonly reason: string;
-    };
+  | ({ readonly kind: 'runtime' } & RuntimeReason);
 
 /** Starting states tried at most (each rule's possible copy counts, multiplied). */
 const MAX_STATES = 4096;
