@@ -14,7 +14,7 @@ export function registerRemove(program: Command, run: Runner = localRunner): voi
     .action((flags: CommonFlags & { verbose?: boolean } & Record<string, unknown>, cmd: Command) =>
       failuresToExit(async () => {
         const { target, options } = chosenTarget(flags, cmd, 'remove');
-        const session = await connect(target, options, run, stdio, flags.verbose === true);
+        const session = await connect(target, options, run, stdio, flags.verbose === true, 'remove');
         await session.remove(flags.verbose === true);
       }),
     );

@@ -20,7 +20,7 @@ export function registerStatus(program: Command, run: Runner = localRunner): voi
     .action((flags: StatusFlags & Record<string, unknown>, cmd: Command) =>
       failuresToExit(async () => {
         const { target, options } = chosenTarget(flags, cmd, 'status');
-        const session = await connect(target, options, run, stdio, false);
+        const session = await connect(target, options, run, stdio, false, 'read');
         const { deployments, where } = await session.status();
         if (flags.json) process.stdout.write(statusJson(deployments));
         else if (deployments.length) process.stdout.write(formatStatus(deployments, { color: flags.color !== false && process.stdout.isTTY === true && !process.env['NO_COLOR'] }));

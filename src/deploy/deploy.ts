@@ -5,7 +5,7 @@
 import { compareDiagnostics, type Diagnostic } from '../diagnostics/diagnostic.js';
 import { formatPosition } from '../frontend/source.js';
 import type { KnockdConfig } from '../frontend/config.js';
-import { checkInterface, formatChecks } from '../host/checks.js';
+import { checkInterface, formatChecks, type Purpose } from '../host/checks.js';
 import type { Runner } from '../host/runner.js';
 import { COMPILE_RULES, RUNTIME_CODES, runRules } from '../lint/rules.js';
 import { planDoors } from '../model/plan.js';
@@ -63,9 +63,9 @@ export function runtimeDoorsLine(c: Compiled): string {
 }
 
 /** The target's host checks; a session to load, remove or read with. */
-export async function connect(target: Target<unknown>, options: unknown, run: Runner, say: Say, verbose: boolean): Promise<Session> {
+export async function connect(target: Target<unknown>, options: unknown, run: Runner, say: Say, verbose: boolean, purpose: Purpose = 'load'): Promise<Session> {
   if (!target.host) throw new UsageError(`--target ${target.name} only compiles (knockc compile --target ${target.name})`);
-  return target.host.connect(run, options, say, verbose);
+  return target.host.connect(run, options, say, verbose, purpose);
 }
 
 /**

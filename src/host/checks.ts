@@ -33,11 +33,20 @@ export function versionAtLeast(v: string, min: readonly number[]): boolean {
   return true;
 }
 
-export async function checkPrivileges(run: Runner): Promise<Check> {
+/** What a command does with the firewall: load (apply, run), remove, or only read (status). */
+export type Purpose = 'load' | 'remove' | 'read';
+
+const NEEDS_ROOT: Record<Purpose, string> = {
+  load: 'loading firewall rules needs root (CAP_NET_ADMIN): run knockc with sudo',
+  remove: 'removing firewall rules needs root (CAP_NET_ADMIN): run knockc with sudo',
+  read: 'status only reads, but the kernel lists its rules, sets and counters only to root (CAP_NET_ADMIN): run knockc status with sudo',
+};
+
+export async function checkPrivileges(run: Runner, purpose: Purpose = 'load'): Promise<Check> {
   const r = await run(['cat', '/proc/self/status']);
   const cap = r.code === 0 ? hasNetAdmin(r.stdout) : null;
   if (cap === false) {
-    return { level: 'error', what: 'privileges', message: 'loading firewall rules needs root (CAP_NET_ADMIN): run knockc with sudo' };
+    return { level: 'error', what: 'privileges', message: NEEDS_ROOT[purpose] };
   }
   return { level: 'ok', what: 'privileges', message: cap === null ? 'capabilities unknown' : 'CAP_NET_ADMIN' };
 }
@@ -81,6 +90,11 @@ export async function checkInterface(run: Runner, name: string, dryRun = false):
       `${name} does not exist on this host (knockd would not start on it); the rules ${dryRun ? 'would be' : 'are'} loaded anyway, ` +
       `but no knock counts until ${name} appears (interfaces here: ${names.join(', ')})`,
   };
+}
+
+/** The host is not ready: what HostNotReady says, per purpose. */
+export function notReadyMessage(purpose: Purpose): string {
+  return purpose === 'read' ? 'cannot read the firewall here; nothing was changed' : 'the host is not ready; nothing was changed';
 }
 
 export const failed = (checks: readonly Check[]): Check[] => checks.filter((c) => c.level === 'error');

@@ -4,6 +4,7 @@
 // Commands never ask which target they run: they ask the target.
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import type { KnockdConfig } from '../frontend/config.js';
+import type { Purpose } from '../host/checks.js';
 import type { Runner } from '../host/runner.js';
 import type { Program } from '../model/ir.js';
 import type { DoorPlan } from '../model/plan.js';
@@ -79,8 +80,12 @@ export interface Session<C extends Compiled = Compiled> {
 }
 
 export interface TargetHost<O, C extends Compiled = Compiled> {
-  /** The target's host checks (printed through `say`); throws HostNotReady when it cannot load here. */
-  connect(run: Runner, options: O, say: Say, verbose: boolean): Promise<Session<C>>;
+  /**
+   * The target's host checks (printed through `say`); throws HostNotReady when it cannot load here.
+   * `purpose` (default load): only the checks the command needs (status only reads), and a missing
+   * privilege is reported alone (without it the other checks would fail for the wrong reason).
+   */
+  connect(run: Runner, options: O, say: Say, verbose: boolean, purpose?: Purpose): Promise<Session<C>>;
 }
 
 export interface Target<O = unknown, C extends Compiled = Compiled> {

@@ -83,8 +83,11 @@ const out = async (run: Runner, cmd: string[]): Promise<string | null> => {
   return r.code === 0 ? r.stdout : null;
 };
 
-/** The checks of the iptables target: which iptables, its restore tools, xt_recent capacity. */
-export async function preflightIptables(run: Runner): Promise<{ backend: Backend | null; checks: Check[] }> {
+/**
+ * The checks of the iptables target: which iptables, its restore tools, and (`capacity`: when
+ * loading rules; remove and status do not need it) xt_recent capacity.
+ */
+export async function preflightIptables(run: Runner, capacity = true): Promise<{ backend: Backend | null; checks: Check[] }> {
   const saves = { nft: await out(run, ['iptables-nft-save']), legacy: await out(run, ['iptables-legacy-save']) };
   const six = { nft: await out(run, ['ip6tables-nft-save']), legacy: await out(run, ['ip6tables-legacy-save']) };
   const merged = {
@@ -100,6 +103,6 @@ export async function preflightIptables(run: Runner): Promise<{ backend: Backend
       if (r.code !== 0) checks.push({ level: 'error', what: restore, message: `${restore} not found (apt-get install iptables)` });
     }
   }
-  checks.push(listCapacityCheck(await out(run, ['cat', '/sys/module/xt_recent/parameters/ip_list_tot'])));
+  if (capacity) checks.push(listCapacityCheck(await out(run, ['cat', '/sys/module/xt_recent/parameters/ip_list_tot'])));
   return { backend: choice.backend, checks };
 }

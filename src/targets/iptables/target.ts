@@ -1,7 +1,7 @@
 // The iptables target: knockc_* chains and xt_recent lists in the filter table
 // of the iptables the host's firewall uses (nft or legacy), one
 // iptables-restore per family. Its options, checks, compile and host side.
-import { checkPrivileges, failed, formatChecks, versionAtLeast, type Check } from '../../host/checks.js';
+import { checkPrivileges, failed, formatChecks, notReadyMessage, versionAtLeast, type Check, type Purpose } from '../../host/checks.js';
 import type { Runner } from '../../host/runner.js';
 import type { Family } from '../../model/grant.js';
 import { FAMILIES } from '../../model/plan.js';
@@ -18,6 +18,11 @@ export interface IptablesTargetOptions {
   readonly family: Family | null;
   /** Also drop new connections to granted ports from sources without the grant. */
   readonly guard: boolean;
+  /**
+   * apply and run: the host check reads xt_recent's real ip_list_tot and warns with it, so the
+   * config-level KC406 (which can only assume the default) is not said a second time.
+   */
+  readonly hostChecksCapacity?: boolean;
 }
 
 interface IptablesCompiled extends Compiled {
@@ -26,10 +31,19 @@ interface IptablesCompiled extends Compiled {
 
 const IPTABLES_MIN = [1, 6, 0] as const;
 
-/** Root, which iptables (nft or legacy), its version and tools, xt_recent capacity. */
-async function preflight(run: Runner, say: Say, verbose: boolean): Promise<Backend> {
-  const checks: Check[] = [await checkPrivileges(run)];
-  const ipt = await preflightIptables(run);
+/**
+ * Root, which iptables (nft or legacy), its version and tools, and (when loading) xt_recent
+ * capacity. Without root only that is said: iptables-save fails for non-root, which would read as
+ * "not installed".
+ */
+async function preflight(run: Runner, say: Say, verbose: boolean, purpose: Purpose): Promise<Backend> {
+  const privileges = await checkPrivileges(run, purpose);
+  if (privileges.level === 'error') {
+    say.err(formatChecks([privileges]));
+    throw new HostNotReady(notReadyMessage(purpose));
+  }
+  const checks: Check[] = [privileges];
+  const ipt = await preflightIptables(run, purpose === 'load');
   checks.push(...ipt.checks);
   if (ipt.backend) {
     const r = await run([toolOf(ipt.backend, 'ip', ''), '--version']);
@@ -39,7 +53,7 @@ async function preflight(run: Runner, say: Say, verbose: boolean): Promise<Backe
     else checks.push({ level: 'ok', what: 'iptables', message: `iptables ${v} (${ipt.backend})` });
   }
   say.err(formatChecks(checks, verbose ? 'all' : 'problems'));
-  if (failed(checks).length || !ipt.backend) throw new HostNotReady('the host is not ready; nothing was changed');
+  if (failed(checks).length || !ipt.backend) throw new HostNotReady(notReadyMessage(purpose));
   return ipt.backend;
 }
 
@@ -50,8 +64,8 @@ function stateLine(kept: number, dropped: number, dry: boolean): string {
   return `knockc: live state: ${parts.filter(Boolean).join('; ')}\n`;
 }
 
-async function connect(run: Runner, _o: IptablesTargetOptions, say: Say, verbose: boolean): Promise<Session<IptablesCompiled>> {
-  const backend = await preflight(run, say, verbose);
+async function connect(run: Runner, _o: IptablesTargetOptions, say: Say, verbose: boolean, purpose: Purpose = 'load'): Promise<Session<IptablesCompiled>> {
+  const backend = await preflight(run, say, verbose, purpose);
   return {
     async apply(req) {
       const compiled = req.compiled.families as Record<Family, IptCompiled>;
@@ -110,10 +124,15 @@ export const iptablesTarget: Target<IptablesTargetOptions, IptablesCompiled> = {
     },
   ],
   parseOptions(flags, command) {
-    return { family: command === 'compile' ? (flags['family'] === '6' ? 'ip6' : 'ip') : null, guard: flags['guard'] === true };
+    return {
+      family: command === 'compile' ? (flags['family'] === '6' ? 'ip6' : 'ip') : null,
+      guard: flags['guard'] === true,
+      hostChecksCapacity: command === 'apply' || command === 'run',
+    };
   },
   check(config, plans, o) {
-    return checkIptables(config, plans, o.family ? [o.family] : FAMILIES);
+    const ds = checkIptables(config, plans, o.family ? [o.family] : FAMILIES);
+    return o.hostChecksCapacity ? ds.filter((d) => d.code !== 'KC406') : ds;
   },
   compile(input, o) {
     const families: Partial<Record<Family, IptCompiled>> = {};

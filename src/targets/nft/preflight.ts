@@ -1,6 +1,6 @@
 // Before touching the kernel with nft: can this host load knockc's nft rules at all?
 import type { Runner } from '../../host/runner.js';
-import { checkKernel, checkPrivileges, versionAtLeast, type Check } from '../../host/checks.js';
+import { checkKernel, checkPrivileges, versionAtLeast, type Check, type Purpose } from '../../host/checks.js';
 import { nftVersion } from './live.js';
 
 /** Kernel features the rules need, per mode. */
@@ -19,8 +19,10 @@ export async function checkNft(run: Runner): Promise<Check> {
   return { level: 'ok', what: 'nft', message: `nftables ${v}` };
 }
 
-/** The checks of the nft target (privileges, nft, kernel). */
-export async function preflightNft(run: Runner, mode: 'standalone' | 'into'): Promise<Check[]> {
-  return [await checkPrivileges(run), await checkNft(run), await checkKernel(run, NFT_KERNEL_MIN[mode])];
+/** The checks of the nft target (privileges, nft, kernel); without root, only that (the rest would fail for it). */
+export async function preflightNft(run: Runner, mode: 'standalone' | 'into', purpose: Purpose = 'load'): Promise<Check[]> {
+  const privileges = await checkPrivileges(run, purpose);
+  if (privileges.level === 'error') return [privileges];
+  return [privileges, await checkNft(run), await checkKernel(run, NFT_KERNEL_MIN[mode])];
 }
 

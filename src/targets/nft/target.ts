@@ -2,7 +2,7 @@
 // the user's table with --into. Its options, checks, compile and host side.
 import { codeInfo } from '../../diagnostics/codes.js';
 import type { Diagnostic } from '../../diagnostics/diagnostic.js';
-import { failed, formatChecks } from '../../host/checks.js';
+import { failed, formatChecks, notReadyMessage, type Purpose } from '../../host/checks.js';
 import type { Runner } from '../../host/runner.js';
 import type { Family } from '../../model/grant.js';
 import { FAMILIES, type DoorPlan } from '../../model/plan.js';
@@ -118,10 +118,10 @@ function summary(r: NftApplyReport): string {
   return out;
 }
 
-async function connect(run: Runner, o: NftTargetOptions, say: Say, verbose: boolean): Promise<Session<NftCompiled>> {
-  const checks = await preflightNft(run, o.location?.mode ?? 'standalone');
+async function connect(run: Runner, o: NftTargetOptions, say: Say, verbose: boolean, purpose: Purpose = 'load'): Promise<Session<NftCompiled>> {
+  const checks = await preflightNft(run, o.location?.mode ?? 'standalone', purpose);
   say.err(formatChecks(checks, verbose ? 'all' : 'problems'));
-  if (failed(checks).length) throw new HostNotReady('the host is not ready; nothing was changed');
+  if (failed(checks).length) throw new HostNotReady(notReadyMessage(purpose));
   const located = (): NftLocation => o.location ?? { mode: 'standalone', family: 'inet', table: 'knockc' };
   return {
     async apply(req) {
