@@ -24,7 +24,7 @@ export function registerApply(program: Command, run: Runner = localRunner): void
       failuresToExit(async () => {
         checkInterfaceOption(flags.interface);
         const { target, options } = chosenTarget(flags, cmd, 'apply');
-        const loaded = loadOrExit(file);
+        const loaded = loadOrExit(file, NOTHING_CHANGED);
         await deploy({
           target,
           options,

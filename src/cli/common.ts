@@ -47,11 +47,15 @@ export function checkInterfaceOption(value: string | undefined): void {
   if (error !== null) throw new UsageError(error);
 }
 
-/** Loads one config for commands that need a usable one; prints its errors and exits otherwise. */
-export function loadOrExit(path: string): LoadedConfig {
+/**
+ * Loads one config for commands that need a usable one; prints its errors (then `after`, e.g.
+ * that nothing was changed) and exits otherwise.
+ */
+export function loadOrExit(path: string, after = ''): LoadedConfig {
   const r = loadConfigFile(path);
   if (!r.config) {
     printFindings(r.diagnostics.filter((d) => d.severity === 'error'));
+    process.stderr.write(after);
     throw new Exit(isInputFailure(r.diagnostics) ? EXIT_USAGE : EXIT_FINDINGS);
   }
   return r as LoadedConfig;

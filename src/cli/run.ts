@@ -50,7 +50,7 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
     .option('-v, --verbose', 'print the host checks')
     .action(async (file: string, flags: RunFlags & Record<string, unknown>, cmd: Command) => {
       await failuresToExit(() => checkInterfaceOption(flags.interface), 'knockc: the rules were not loaded\n');
-      const loaded = loadOrExit(file);
+      const loaded = loadOrExit(file, 'knockc: the rules were not loaded\n');
       const { request, session } = await failuresToExit(async () => {
         const { target, options } = chosenTarget(flags, cmd, 'run');
         const request: CompileRequest = { target, options, iface: flags.interface ?? null, log: flags.log === true, version: packageVersion(), source: file };
