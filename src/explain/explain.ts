@@ -17,8 +17,12 @@ export interface ExplainedDoor {
   needsRuntime: boolean;
 }
 
-export function explainData(config: KnockdConfig): { file: string; interface: string | null; doors: ExplainedDoor[] } {
+/** The version of explain's JSON (like lint's and status's): a consumer checks it before reading the rest. */
+export const EXPLAIN_JSON_VERSION = 1;
+
+export function explainData(config: KnockdConfig): { version: typeof EXPLAIN_JSON_VERSION; file: string; interface: string | null; doors: ExplainedDoor[] } {
   return {
+    version: EXPLAIN_JSON_VERSION,
     file: config.file,
     interface: config.options.interface.value,
     doors: planDoors(config).map((p) => {

@@ -28,3 +28,13 @@ describe('apply: config errors are a refusal like the others', () => {
     }
   });
 });
+
+describe('explain --format json', () => {
+  it('has a version field, like lint and status', () => {
+    const r = knockc(['explain', '--format', 'json', GOOD]);
+    expect(r.status).toBe(0);
+    const j = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(Object.keys(j)[0]).toBe('version');
+    expect(j['version']).toBe(1);
+  });
+});

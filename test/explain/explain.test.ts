@@ -152,6 +152,9 @@ describe('explain text and json', () => {
 
   it('json: the same as data', () => {
     const j = explainData(seed);
+    // Versioned like lint's and status's JSON (issue 17 item 7), the first key.
+    expect(Object.keys(j)[0]).toBe('version');
+    expect(j.version).toBe(1);
     expect(j.file).toBe(SEED);
     expect(j.doors.map((d) => d.name)).toEqual(['openSSH', 'closeSSH']);
     expect(j.doors[0]).toMatchObject({
