@@ -18,6 +18,10 @@ export function packageRoot(): string {
   }
 }
 
+/** Set by the bundle (src/tools/bundle.ts): the version it was built as. */
+declare const KNOCKC_BUNDLED_VERSION: string | undefined;
+
 export function packageVersion(): string {
+  if (typeof KNOCKC_BUNDLED_VERSION === 'string') return KNOCKC_BUNDLED_VERSION;
   return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }

@@ -52,9 +52,14 @@ interface Source {
   readonly main: string;
 }
 
+/** Set by the bundle (src/tools/bundle.ts): templates/ as "target/name.hbs" -> text, so dist/cli.js reads no file. */
+declare const KNOCKC_BUNDLED_TEMPLATES: Readonly<Record<string, string>> | undefined;
+
 function readSources(target: string, name: string, partials: readonly string[]): Source {
-  const dir = join(packageRoot(), 'templates', target);
-  const read = (n: string): string => readFileSync(join(dir, `${n}.hbs`), 'utf8');
+  const read = (n: string): string =>
+    typeof KNOCKC_BUNDLED_TEMPLATES === 'object'
+      ? KNOCKC_BUNDLED_TEMPLATES[`${target}/${n}.hbs`]!
+      : readFileSync(join(packageRoot(), 'templates', target, `${n}.hbs`), 'utf8');
   const out = new Map<string, string>();
   for (const p of partials) {
     const text = read(p);
