@@ -3,7 +3,7 @@
 // rules (like apply), then waits for the kernel's completion events (NFLOG)
 // and acts on them. The kernel rules stay loaded when it stops or crashes:
 // fully compiled doors keep working without it.
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -26,6 +26,7 @@ import { Stops } from '../runtime/stops.js';
 
 interface RunFlags extends CommonFlags {
   stateDir: string;
+  nflogGroup: number;
   pidFile?: string;
   verbose?: boolean;
 }
@@ -41,10 +42,17 @@ function shell(command: string): Promise<number | null> {
   });
 }
 
+/** --nflog-group: an NFLOG group number (the kernel's are 16 bits). */
+export function nflogGroup(value: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('expected a number from 0 to 65535');
+  return Number(value);
+}
+
 export function registerRun(program: Command, run: Runner = localRunner): void {
   compileOptions(program.command('run'), 'run')
     .description('load the rules and run what the kernel cannot do: one-time sequences and commands (reacts to kernel events, never sniffs)')
     .argument('<file>', 'knockd.conf')
+    .option('--nflog-group <n>', 'NFLOG group the compiled rules send completed sequences to and the runtime reads (0-65535; another program must not use it)', nflogGroup, NOTIFY_GROUP)
     .option('--state-dir <dir>', 'where pending stop commands are kept across restarts', DEFAULT_STATE_DIR)
     .option('--pid-file <file>', `PID file (default: the config's PidFile when set, else ${DEFAULT_PID_FILE})`)
     .option('-v, --verbose', 'print the host checks')
@@ -53,7 +61,7 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
       const loaded = loadOrExit(file, 'knockc: the rules were not loaded\n');
       const { request, session } = await failuresToExit(async () => {
         const { target, options } = chosenTarget(flags, cmd, 'run');
-        const request: CompileRequest = { target, options, iface: flags.interface ?? null, log: flags.log === true, version: packageVersion(), source: file };
+        const request: CompileRequest = { target, options, iface: flags.interface ?? null, log: flags.log === true, version: packageVersion(), source: file, notifyGroup: flags.nflogGroup };
         return { request, session: await connect(target, options, run, stdio, flags.verbose === true) };
       });
       await warnMissingInterface(run, stdio, flags.interface ?? null, loaded.config);
@@ -98,7 +106,7 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
       if (needed.length) stops.resume();
       const source = needed.length
         ? startNflogSource({
-            group: NOTIFY_GROUP,
+            group: flags.nflogGroup,
             onEvent: (e) => (started ? handle(e) : early.push(e)),
           })
         : null;
@@ -167,7 +175,7 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
       } catch (e) {
         log.line(`cannot write the PID file ${pidFile} (${fsReason(e)}); running without it`);
       }
-      log.line(`knockc run ${packageVersion()}: ${needed.length} door(s) handled here (${needed.map((p) => p.door.name).join(', ')}), kernel events from NFLOG group ${NOTIFY_GROUP}; ready`);
+      log.line(`knockc run ${packageVersion()}: ${needed.length} door(s) handled here (${needed.map((p) => p.door.name).join(', ')}), kernel events from NFLOG group ${flags.nflogGroup}; ready`);
       const why = await stopped;
       runtime.stop();
       stops.stop();

@@ -20,6 +20,8 @@ export interface CompileRequest {
   readonly log: boolean;
   readonly version: string;
   readonly source: string;
+  /** The runtime's NFLOG group (knockc run --nflog-group); the compiled rules log completions to it. */
+  readonly notifyGroup?: number;
 }
 
 /** Errors mean nothing was generated. */
@@ -40,7 +42,7 @@ export function compileConfig(config: KnockdConfig, diagnostics: readonly Diagno
   const warnings = [...runtime, ...checked.filter((d) => d.severity !== 'error')].sort(compareDiagnostics);
   const errors = checked.filter((d) => d.severity === 'error');
   if (errors.length) return { warnings, errors, compiled: null };
-  return { warnings, errors: [], compiled: r.target.compile({ config, plans, iface: r.iface, log: r.log, version: r.version, source: r.source }, r.options) };
+  return { warnings, errors: [], compiled: r.target.compile({ config, plans, iface: r.iface, log: r.log, version: r.version, source: r.source, notifyGroup: r.notifyGroup }, r.options) };
 }
 
 /** What the target's check refused (nothing was generated): coded findings, printed like lint's. */

@@ -42,6 +42,8 @@ export interface CompileInput {
   readonly version: string;
   /** The config's path, for the generated file's header. */
   readonly source: string;
+  /** The NFLOG group of the runtime's events (`knockc run --nflog-group`; default NOTIFY_GROUP). */
+  readonly notifyGroup?: number;
 }
 
 export interface Compiled {

@@ -141,7 +141,7 @@ export const iptablesTarget: Target<IptablesTargetOptions, IptablesCompiled> = {
     for (const family of o.family ? [o.family] : FAMILIES) {
       const c = compileIptables(
         input.config,
-        { ...IPTABLES_DEFAULTS, family, guard: o.guard, iface: input.iface, log: input.log, version: input.version, source: input.source },
+        { ...IPTABLES_DEFAULTS, family, guard: o.guard, iface: input.iface, log: input.log, version: input.version, source: input.source, notifyGroup: input.notifyGroup ?? IPTABLES_DEFAULTS.notifyGroup },
         input.plans,
       );
       families[family] = { text: c.text, hooks: c.ruleset.hooks };

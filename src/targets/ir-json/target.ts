@@ -11,7 +11,7 @@ export const irJsonTarget: Target<null> = {
   parseOptions: () => null,
   check: () => [],
   compile(input) {
-    const program = lower(input.config, { guard: true, iface: input.iface ?? input.config.options.interface.value, log: input.log, families: [...FAMILIES], notifyGroup: NOTIFY_GROUP }, input.plans);
+    const program = lower(input.config, { guard: true, iface: input.iface ?? input.config.options.interface.value, log: input.log, families: [...FAMILIES], notifyGroup: input.notifyGroup ?? NOTIFY_GROUP }, input.plans);
     return { text: `${JSON.stringify({ version: input.version, source: input.source, program }, null, 2)}\n`, runtimeDoors: program.runtimeDoors };
   },
 };

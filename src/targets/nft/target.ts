@@ -211,6 +211,7 @@ export const nftTarget: Target<NftTargetOptions, NftCompiled> = {
         into: loc?.mode === 'into' ? loc : null,
         version: input.version,
         source: input.source,
+        notifyGroup: input.notifyGroup ?? NFT_DEFAULTS.notifyGroup,
       },
       input.plans,
     );
