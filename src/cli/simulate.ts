@@ -1,10 +1,12 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { codeInfo } from '../diagnostics/codes.js';
 import { formatText } from '../diagnostics/format.js';
 import { simulate } from '../simulate/simulate.js';
-import { parseTrace } from '../simulate/trace.js';
+import { parseTrace, readTrace } from '../simulate/trace.js';
 import { Exit, EXIT_FINDINGS, EXIT_USAGE, loadOrExit } from './common.js';
+
+/** Trace errors printed; the rest are counted. */
+export const MAX_TRACE_ERRORS_SHOWN = 20;
 
 export function registerSimulate(program: Command): void {
   program
@@ -17,19 +19,15 @@ export function registerSimulate(program: Command): void {
     .option('--local6 <addr>', 'the host\'s IPv6 address', '2001:db8::1')
     .action((configPath: string, tracePath: string, o: { interface?: string; local4: string; local6: string }) => {
       const { config } = loadOrExit(configPath);
-      let text: string;
-      try {
-        text = readFileSync(tracePath === '-' ? 0 : tracePath, 'utf8');
-      } catch (e) {
-        process.stderr.write(`knockc: cannot read trace ${tracePath}: ${(e as Error).message}\n`);
-        throw new Exit(EXIT_USAGE);
-      }
-      const file = tracePath === '-' ? '<stdin>' : tracePath;
-      const { events, errors } = parseTrace(file, text);
+      const read = readTrace(tracePath);
+      const { events, errors } = 'text' in read ? parseTrace(read.file, read.text) : { events: [], errors: [read.error] };
       if (errors.length > 0) {
+        // The first ones: a file that is not a trace at all would otherwise print a line per line.
+        const shown = errors.slice(0, MAX_TRACE_ERRORS_SHOWN);
         process.stderr.write(
-          formatText(errors.map((e) => ({ code: 'KC501', severity: 'error' as const, message: e.message, range: e.range, hint: codeInfo('KC501').hint }))),
+          formatText(shown.map((e) => ({ code: e.code ?? 'KC501', severity: 'error' as const, message: e.message, range: e.range, hint: codeInfo(e.code ?? 'KC501').hint }))),
         );
+        if (errors.length > shown.length) process.stderr.write(`knockc: ${errors.length - shown.length} more trace error(s) not shown (${errors.length} in all)\n`);
         throw new Exit(EXIT_USAGE);
       }
       const iface = o.interface ?? config.options.interface.value ?? 'eth0';

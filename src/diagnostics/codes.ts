@@ -83,6 +83,8 @@ const list: CodeInfo[] = [
 
   // Other inputs.
   { code: 'KC501', severity: 'error', title: 'bad simulate trace line', hint: 'trace lines are "TIME SOURCE PROTO/PORT [FLAGS] [to ADDR] [on IFACE]" or "TIME SOURCE probe PROTO/PORT"', example: '0 198.51.100.2 tcp:7000' },
+  { code: 'KC502', severity: 'error', title: 'cannot read simulate trace', hint: 'give the path of a trace file (or - for standard input), readable, not a directory', example: '(simulate CONF a-directory/)' },
+  { code: 'KC503', severity: 'error', title: 'simulate trace is not a text file', hint: 'a trace is lines of text ("TIME SOURCE PROTO/PORT ..."); a pcap capture must be turned into one first (tcpdump -nn -tt -r FILE)', example: '(simulate CONF /bin/true)' },
 ];
 
 export const CODES: ReadonlyMap<string, CodeInfo> = new Map(list.map((c) => [c.code, c]));

@@ -38,3 +38,49 @@ describe('explain --format json', () => {
     expect(j['version']).toBe(1);
   });
 });
+
+describe('simulate: trace files that cannot be read or are not text', () => {
+  const CONF = join(import.meta.dirname, '../../fixtures/seed-en-opencloseSSH.conf');
+  const codeLines = (stderr: string): string[] => stderr.split('\n').filter((l) => / error: /.test(l));
+
+  it('a missing trace, a directory, an unreadable file: KC502 at file:1:1, no Node error text', () => {
+    const locked = join(tmp, 'locked.trace');
+    writeFileSync(locked, '0 198.51.100.2 tcp/7000\n', { mode: 0o000 });
+    const cases: Array<[string, string]> = [
+      [join(tmp, 'missing.trace'), 'No such file or directory'],
+      [tmp, 'Is a directory, not a trace file'],
+      [locked, 'Permission denied'],
+    ];
+    for (const [path, what] of cases) {
+      const r = knockc(['simulate', CONF, path], { dropCaps: ['dac_override', 'dac_read_search'] });
+      expect(r.status).toBe(2);
+      expect(codeLines(r.stderr)).toEqual([`${path}:1:1: error: ${path}: ${what} [KC502]`]);
+      expect(r.stderr).not.toMatch(/ENOENT|EISDIR|EACCES|Error:|at .*\.js/);
+    }
+  });
+
+  it('a binary trace: one KC503 at the first byte that is not text, no raw bytes echoed', () => {
+    const r = knockc(['simulate', CONF, '/bin/true']);
+    expect(r.status).toBe(2);
+    expect(codeLines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).toMatch(/^\/bin\/true:1:\d+: error: \/bin\/true is not a text file \(byte 0x[0-9a-f]{2} at offset \d+\): a trace is lines of text \[KC503\]\n/);
+    expect(r.stderr.split('\n').length).toBeLessThan(5);
+    // eslint-disable-next-line no-control-regex
+    expect(r.stderr).not.toMatch(/[\x00-\x08\x0e-\x1f\x7f]|\uFFFD/);
+    const s = knockc(['simulate', CONF, '-'], { input: Buffer.from('0 198.51.100.2 tcp/7000\n1 198.51.100.2 \xff\n', 'latin1') });
+    expect(codeLines(s.stderr)).toEqual(['<stdin>:2:16: error: <stdin> is not a text file (byte 0xff at offset 39): a trace is lines of text [KC503]']);
+  });
+
+  it('control characters in a bad line are escaped; a text file that is no trace shows its first 20 errors and a count', () => {
+    const esc = join(tmp, 'esc.trace');
+    writeFileSync(esc, '0 198.51.100.2 tcp/7000\n1 198.51.100.2 \x1b[31mx\n');
+    const r = knockc(['simulate', CONF, esc]);
+    expect(codeLines(r.stderr)).toEqual([`${esc}:2:16: error: expected PROTO/PORT like tcp/7000 or udp/8000, got "\\u001b[31mx" [KC501]`]);
+    const prose = join(tmp, 'prose.trace');
+    writeFileSync(prose, 'not a trace\n'.repeat(300));
+    const p = knockc(['simulate', CONF, prose]);
+    expect(p.status).toBe(2);
+    expect(codeLines(p.stderr)).toHaveLength(20);
+    expect(p.stderr).toMatch(/\nknockc: 280 more trace error\(s\) not shown \(300 in all\)\n$/);
+  });
+});

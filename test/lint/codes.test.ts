@@ -164,6 +164,15 @@ export const CASES: readonly Case[] = [
     ensureBuilt();
     return { file, stderr: knockc(['simulate', 'fixtures/lint/clean.conf', file]).stderr };
   } } },
+  { code: 'KC502', severity: 'error', knockd: null, at: [[1, 1]], input: { cli: () => {
+    ensureBuilt();
+    return { file: 'fixtures', stderr: knockc(['simulate', 'fixtures/lint/clean.conf', 'fixtures']).stderr };
+  } } },
+  // /bin/true: an ELF file, its first NUL is byte 8 of line 1.
+  { code: 'KC503', severity: 'error', knockd: null, at: [[1, 8]], input: { cli: () => {
+    ensureBuilt();
+    return { file: '/bin/true', stderr: knockc(['simulate', 'fixtures/lint/clean.conf', '/bin/true']).stderr };
+  } } },
 ];
 
 // ------------------------------------------------------------------ helpers
