@@ -11,6 +11,7 @@ import { localRunner, type Runner } from '../host/runner.js';
 import { NOTIFY_GROUP } from '../model/notify.js';
 import { connect, deployer, warnMissingInterface, type CompileRequest } from '../deploy/deploy.js';
 import { KnockdLog } from '../runtime/log.js';
+import { holderMessage, nflogHolder } from '../runtime/nflog-holder.js';
 import { startNflogSource } from '../runtime/nflog-source.js';
 import { retire, unusedSequences } from '../runtime/one-time-file.js';
 import type { NflogEvent } from '../runtime/pcap-nflog.js';
@@ -114,8 +115,14 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
         await source?.ready;
       } catch (e) {
         stops.stop();
-        process.stderr.write(`knockc: cannot read kernel events: ${(e as Error).message}\n`);
-        process.stderr.write('knockc: knockc run reads NFLOG through tcpdump (Debian package tcpdump); the rules were not loaded\n');
+        // The usual cause: another process reads the group (the kernel lets one); say which.
+        const holder = nflogHolder(flags.nflogGroup);
+        if (holder) process.stderr.write(`knockc: ${holderMessage(flags.nflogGroup, holder)}\n`);
+        else {
+          process.stderr.write(`knockc: cannot read kernel events: ${(e as Error).message}\n`);
+          process.stderr.write('knockc: knockc run reads NFLOG through tcpdump (Debian package tcpdump)\n');
+        }
+        process.stderr.write('knockc: the rules were not loaded\n');
         throw new Exit(EXIT_HOST);
       }
       try {
