@@ -4,9 +4,10 @@
 import type { IToken } from 'chevrotain';
 import { codeInfo } from '../diagnostics/codes.js';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
+import { DEFAULT_MAX_FINDINGS, FindingCollector, tallyTotal, type Tally } from '../diagnostics/limit.js';
 import { cutBytes } from '../text.js';
 import { atoi, cSpaces, cTrim, cUpper } from './cnum.js';
-import type { Directive, Door, Knock, Located, SequenceSource, Setting, TcpFlags } from './config.js';
+import type { Door, Knock, Located, OneTimeEntry, SequenceSource, Setting, TcpFlags } from './config.js';
 import { readOneTimeEntries } from './one-time.js';
 import { ANY_FLAGS, DEFAULT_CMD_TIMEOUT, DEFAULT_PIDFILE, DEFAULT_SEQ_TIMEOUT, type KnockdConfig } from './config.js';
 import { readTarget } from './address.js';
@@ -22,8 +23,24 @@ export interface BuildHost {
 
 export interface BuildResult {
   readonly config: KnockdConfig | null;
+  /** In place order; at most `maxFindings` of them (BuildLimits). */
   readonly diagnostics: readonly Diagnostic[];
+  /** Findings counted but not kept in `diagnostics` (absent: none). */
+  readonly notShown?: Tally;
 }
+
+export interface BuildLimits {
+  /** Findings kept (the first ones in place order); the others are only counted. Default DEFAULT_MAX_FINDINGS. */
+  readonly maxFindings?: number;
+}
+
+/**
+ * Doors knockc reads in one config. knockd 0.8 cannot start with far fewer: with 4,000 doors
+ * pcap_compile runs out of memory, and 1,000 take it 27 s to start (measured, see
+ * docs/commands.md). Beyond this, the front end reports KC117 and stops reading, so that
+ * time and memory stay bounded whatever the file holds (16 MiB of "[a]" lines are 4 million doors).
+ */
+export const MAX_DOORS = 10_000;
 
 /** Door keys and the setting each writes: aliases collapse to theirs, so "given twice" sees through them. */
 const DOOR_SETTINGS: ReadonlyMap<string, string> = new Map([
@@ -51,7 +68,15 @@ interface DoorDraft {
   stopCommand: Setting<string | null>;
   stopCommand6: Setting<string | null>;
   tcpFlags: Setting<TcpFlags>;
-  directives: Directive[];
+  /** A sequence or one_time_sequences line was given (a failed one has been reported already). */
+  sequenceTried: boolean;
+}
+
+/** A directive as it is being applied (not kept: a file may hold millions). */
+interface Directive {
+  /** Upper-cased, trimmed key, as knockd compares it. */
+  readonly key: string;
+  readonly keyAt: Located<string>;
 }
 
 /** Keys upper-cased by spelling: the same few repeat on every door. */
@@ -71,17 +96,17 @@ function fitsBytes(s: string, max: number): boolean {
   return s.length * 3 <= max || Buffer.byteLength(s, 'utf8') <= max;
 }
 
-export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
+export function buildConfig(src: SourceText, host: BuildHost, limits: BuildLimits = {}): BuildResult {
   const file = src.file;
-  const diags: Diagnostic[] = [];
+  const diags = new FindingCollector(limits.maxFindings ?? DEFAULT_MAX_FINDINGS);
   const report = (code: string, message: string, range: Range): void => {
     const info = codeInfo(code);
-    diags.push({ code, severity: info.severity, message, range, hint: info.hint });
+    diags.add({ code, severity: info.severity, message, range, hint: info.hint });
   };
 
   const doors: DoorDraft[] = [];
-  const directives: Directive[] = [];
-  const sections: Located<string>[] = [];
+  /** One-time files read for this config, by the path as written: doors sharing one read it once. */
+  const oneTimeRead = new Map<string, { ok: true; entries: OneTimeEntry[] } | { ok: false; message: string }>();
   let section = '';
   let door: DoorDraft | null = null;
   /** The directive that last wrote each setting of `door` (directives only ever go to the newest door). */
@@ -130,7 +155,7 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
     });
   }
 
-  parseLines(src.lines, (line, node, start) => {
+  parseLines(src.lines, (line, node, start): boolean => {
     if (line.splitByBuffer) {
       report('KC217', `line is longer than 4095 bytes: knockd reads the rest as line ${line.knockdLine + 1}`, lineRange(line));
     }
@@ -141,27 +166,34 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
       case 'section':
         return openSection(located(line.physLine, base, node.token));
       case 'bare':
-        return bareDirective(located(line.physLine, base, node.word));
+        bareDirective(located(line.physLine, base, node.word));
+        return true;
       case 'directive': {
         const equalsCol = base + node.equals.startOffset;
         const keyAt = node.key ? located(line.physLine, base, node.key) : emptyAt(line.physLine, equalsCol);
         const valueAt = node.value ? located(line.physLine, base, node.value) : emptyAt(line.physLine, equalsCol + 1);
-        return directive(keyAt, valueAt);
+        directive(keyAt, valueAt);
+        return true;
       }
     }
+    return true;
   });
 
-  function openSection(at: Located<string>): void {
-    sections.push(at);
+  /** Opens a section; false when it is one door too many (reading stops there). */
+  function openSection(at: Located<string>): boolean {
     let name = at.value.slice(1);
     if (!fitsBytes(name, 255)) name = cutBytes(name, 255);
     name = name.slice(0, -1);
     if (name.length === 0) {
       report('KC101', 'bad section name: "[]" has an empty name', at.range);
-      return;
+      return true;
+    }
+    if (name !== 'options' && doors.length === MAX_DOORS) {
+      report('KC117', `door ${MAX_DOORS + 1}: more than ${MAX_DOORS} doors, knockc stops reading here (knockd 0.8 cannot start with this many)`, at.range);
+      return false;
     }
     section = name;
-    if (name === 'options') return;
+    if (name === 'options') return true;
     if (name.toLowerCase() === 'options') {
       report('KC223', `[${name}] is a door, not the global [options] section (the name is case-sensitive)`, at.range);
     }
@@ -182,9 +214,10 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
       stopCommand: { value: null, from: null },
       stopCommand6: { value: null, from: null },
       tcpFlags: { value: ANY_FLAGS, from: null },
-      directives: [],
+      sequenceTried: false,
     };
     doors.push(door);
+    return true;
   }
 
   /** A line without `=`. */
@@ -198,9 +231,6 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
       report('KC103', `syntax error: "${keyAt.value}" has no "=" (only UseSyslog stands alone)`, keyAt.range);
       return;
     }
-    const d: Directive = { key, keyAt, valueAt: null, section, doorIndex: section === 'options' ? null : (door?.index ?? null) };
-    directives.push(d);
-    if (section !== 'options') door?.directives.push(d);
     options = { ...options, useSyslog: { value: true, from: keyAt } };
   }
 
@@ -219,8 +249,6 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
         report('KC104', `syntax error: "${keyAt.value}" is not an [options] key`, keyAt.range);
         return;
       }
-      const d: Directive = { key, keyAt, valueAt, section, doorIndex: null };
-      directives.push(d);
       if (key === 'LOGFILE') options = { ...options, logFile: { value: valueAt.value, from: valueAt } };
       else if (key === 'PIDFILE') options = { ...options, pidFile: { value: valueAt.value, from: valueAt } };
       else interfaceDirective(valueAt);
@@ -231,10 +259,7 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
       report('KC105', `syntax error: "${keyAt.value}" is not a door key`, keyAt.range);
       return;
     }
-    const d: Directive = { key, keyAt, valueAt, section, doorIndex: door.index };
-    directives.push(d);
-    door.directives.push(d);
-    applyDoorDirective(door, key, valueAt);
+    applyDoorDirective(door, { key, keyAt }, valueAt);
   }
 
   /**
@@ -290,9 +315,10 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
     return n.value;
   }
 
-  function applyDoorDirective(dr: DoorDraft, key: string, valueAt: Located<string>): void {
+  function applyDoorDirective(dr: DoorDraft, latest: Directive, valueAt: Located<string>): void {
+    const key = latest.key;
     const setting = settingOf(key);
-    const latest = dr.directives[dr.directives.length - 1]!;
+    if (setting === 'SEQUENCE') dr.sequenceTried = true;
     const prev = written.get(setting);
     written.set(setting, latest);
     // TCPFlags lines add up instead of replacing each other: a flag named again is KC209 below.
@@ -364,16 +390,27 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
     }
   }
 
+  /** A one-time file's entries; its invalid lines are reported the first time it is read. */
+  function oneTimeEntries(path: string): { ok: true; entries: OneTimeEntry[] } | { ok: false; message: string } {
+    let r = oneTimeRead.get(path);
+    if (r === undefined) {
+      const got = host.readOneTimeFile(path);
+      r = got.ok
+        ? { ok: true, entries: readOneTimeEntries(got.shownAs, got.bytes, (line, at) => report('KC225', `line ${line} of ${path} is not a valid sequence; knockd skips it`, at.range)) }
+        : got;
+      oneTimeRead.set(path, r);
+    }
+    return r;
+  }
+
   function readOneTime(dr: DoorDraft, valueAt: Located<string>): void {
-    const got = host.readOneTimeFile(valueAt.value);
+    const got = oneTimeEntries(valueAt.value);
     if (!got.ok) {
       report('KC111', `${valueAt.value}: ${got.message}`, valueAt.range);
       dr.knocks = [];
       return;
     }
-    const entries = readOneTimeEntries(got.shownAs, got.bytes, (line, at) =>
-      report('KC225', `line ${line} of ${valueAt.value} is not a valid sequence; knockd skips it`, at.range),
-    );
+    const entries = got.entries;
     const first = entries[0];
     if (!first) {
       report('KC112', `no more sequences left in the one time sequences file ${valueAt.value} for door ${dr.name}`, valueAt.range);
@@ -388,14 +425,14 @@ export function buildConfig(src: SourceText, host: BuildHost): BuildResult {
   for (const dr of doors) {
     if (dr.knocks.length === 0 || dr.sequenceFrom === null) {
       // A sequence directive that failed has been reported already; knockd stops there.
-      const tried = dr.directives.some((d) => settingOf(d.key) === 'SEQUENCE');
-      if (!tried) report('KC110', `section '${dr.name}' has an empty knock sequence`, dr.header.range);
+      if (!dr.sequenceTried) report('KC110', `section '${dr.name}' has an empty knock sequence`, dr.header.range);
       continue;
     }
-    finished.push({ ...dr, sequenceFrom: dr.sequenceFrom });
+    const { sequenceTried: _, ...done } = dr;
+    finished.push({ ...done, sequenceFrom: dr.sequenceFrom });
   }
 
-  const hasError = diags.some((d) => d.severity === 'error');
-  const config: KnockdConfig | null = hasError ? null : { file, doors: finished, options, directives, sections };
-  return { config, diagnostics: diags };
+  const config: KnockdConfig | null = diags.hasErrors ? null : { file, doors: finished, options };
+  const { findings, notShown } = diags.result();
+  return { config, diagnostics: findings, ...(tallyTotal(notShown) > 0 ? { notShown } : {}) };
 }

@@ -32,17 +32,6 @@ export type TcpFlags = Readonly<Record<FlagName, FlagRequirement>>;
 
 export const ANY_FLAGS: TcpFlags = { fin: 'any', syn: 'any', rst: 'any', psh: 'any', ack: 'any', urg: 'any' };
 
-/** One `key = value` (or bare `key`) line, kept for lint rules that look at history. */
-export interface Directive {
-  /** Upper-cased, trimmed key, as knockd compares it. */
-  readonly key: string;
-  readonly keyAt: Located<string>;
-  /** null for a bare directive without `=`. */
-  readonly valueAt: Located<string> | null;
-  readonly section: string;
-  readonly doorIndex: number | null;
-}
-
 export interface SequenceSource {
   readonly kind: 'sequence' | 'one-time';
   readonly directive: Located<string>;
@@ -79,7 +68,6 @@ export interface Door {
   readonly stopCommand: Setting<string | null>;
   readonly stopCommand6: Setting<string | null>;
   readonly tcpFlags: Setting<TcpFlags>;
-  readonly directives: readonly Directive[];
 }
 
 export interface Options {
@@ -93,8 +81,6 @@ export interface KnockdConfig {
   readonly file: string;
   readonly doors: readonly Door[];
   readonly options: Options;
-  readonly directives: readonly Directive[];
-  readonly sections: readonly Located<string>[];
 }
 
 export const DEFAULT_SEQ_TIMEOUT = 25;

@@ -4,12 +4,12 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { codeInfo } from '../diagnostics/codes.js';
 import { fileStart, type Diagnostic } from '../diagnostics/diagnostic.js';
-import { buildConfig, type BuildHost, type BuildResult } from './build.js';
+import { buildConfig, type BuildHost, type BuildLimits, type BuildResult } from './build.js';
 import { splitKnockdLines } from './source.js';
 
 export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 
-export interface ParseOptions {
+export interface ParseOptions extends BuildLimits {
   /** Name shown in messages. */
   readonly file: string;
   /** knockd opens One_Time_Sequences paths relative to its working directory. */
@@ -102,7 +102,7 @@ export function parseConfigBytes(bytes: Uint8Array, opts: ParseOptions): BuildRe
   if (bytes.length > MAX_CONFIG_BYTES) {
     return fileError('KC003', opts.file, `${bytes.length} bytes is over the ${MAX_CONFIG_BYTES}-byte limit`);
   }
-  return buildConfig(splitKnockdLines(opts.file, bytes), fsHost(opts.cwd ?? process.cwd()));
+  return buildConfig(splitKnockdLines(opts.file, bytes), fsHost(opts.cwd ?? process.cwd()), opts);
 }
 
 export function parseConfigText(text: string, opts: ParseOptions): BuildResult {
@@ -110,7 +110,7 @@ export function parseConfigText(text: string, opts: ParseOptions): BuildResult {
 }
 
 /** `-` reads standard input. */
-export function loadConfigFile(path: string, cwd?: string): BuildResult {
+export function loadConfigFile(path: string, cwd?: string, limits: BuildLimits = {}): BuildResult {
   if (path === '-') {
     let bytes: Uint8Array | null;
     try {
@@ -119,9 +119,9 @@ export function loadConfigFile(path: string, cwd?: string): BuildResult {
       return fileError('KC001', '<stdin>', `cannot read standard input: ${describeFsError(e)}`);
     }
     if (!bytes) return fileError('KC003', '<stdin>', `standard input: more than ${MAX_CONFIG_BYTES} bytes`);
-    return parseConfigBytes(bytes, { file: '<stdin>', ...(cwd ? { cwd } : {}) });
+    return parseConfigBytes(bytes, { ...limits, file: '<stdin>', ...(cwd ? { cwd } : {}) });
   }
   const r = readBytes(path);
   if (!r.ok) return fileError(r.code, path, r.message);
-  return parseConfigBytes(r.bytes, { file: path, ...(cwd ? { cwd } : {}) });
+  return parseConfigBytes(r.bytes, { ...limits, file: path, ...(cwd ? { cwd } : {}) });
 }

@@ -70,31 +70,44 @@ const BATCH = 256;
 /**
  * Calls `each` with every line (none may hold a '\n') and its node, in order;
  * `start` is where the line starts in the lexed text, so a token's column in
- * its line is `startOffset - start`.
+ * its line is `startOffset - start`. Lines are taken from `lines` a batch at a
+ * time: only one batch is held at once. `each` returns false to stop reading.
  */
 export function parseLines<L extends { readonly text: string }>(
-  lines: readonly L[],
-  each: (line: L, node: LineNode, start: number) => void,
+  lines: Iterable<L>,
+  each: (line: L, node: LineNode, start: number) => boolean | void,
 ): void {
-  for (let from = 0; from < lines.length; from += BATCH) {
-    const batch = lines.slice(from, from + BATCH);
-    parser.input = lexLines(batch.map((l) => l.text).join('\n'));
-    const nodes = parser.lines();
-    if (parser.errors.length > 0) {
-      // The lexer only produces token orders the grammar accepts.
-      throw new Error(`internal: cannot parse: ${parser.errors[0]?.message}`);
+  const batch: L[] = [];
+  for (const line of lines) {
+    batch.push(line);
+    if (batch.length === BATCH) {
+      if (!parseBatch(batch, each)) return;
+      batch.length = 0;
     }
-    // A node belongs to the line its first token is on; lines without one are empty.
-    let start = 0;
-    let next = 0;
-    batch.forEach((line) => {
-      const node = nodes[next];
-      const end = start + line.text.length;
-      if (node !== undefined && firstToken(node).startOffset < end) {
-        each(line, node, start);
-        next++;
-      } else each(line, EMPTY, start);
-      start = end + 1;
-    });
   }
+  if (batch.length > 0) parseBatch(batch, each);
+}
+
+function parseBatch<L extends { readonly text: string }>(batch: readonly L[], each: (line: L, node: LineNode, start: number) => boolean | void): boolean {
+  parser.input = lexLines(batch.map((l) => l.text).join('\n'));
+  const nodes = parser.lines();
+  if (parser.errors.length > 0) {
+    // The lexer only produces token orders the grammar accepts.
+    throw new Error(`internal: cannot parse: ${parser.errors[0]?.message}`);
+  }
+  // A node belongs to the line its first token is on; lines without one are empty.
+  let start = 0;
+  let next = 0;
+  for (const line of batch) {
+    const node = nodes[next];
+    const end = start + line.text.length;
+    let more: boolean | void;
+    if (node !== undefined && firstToken(node).startOffset < end) {
+      more = each(line, node, start);
+      next++;
+    } else more = each(line, EMPTY, start);
+    if (more === false) return false;
+    start = end + 1;
+  }
+  return true;
 }

@@ -27,9 +27,13 @@ export interface LogicalLine {
 
 export interface SourceText {
   readonly file: string;
-  readonly lines: readonly LogicalLine[];
+  /**
+   * knockd's lines, produced as they are read: a 16 MiB file holds millions of them, and
+   * keeping them all would cost far more than the file itself. Each call of
+   * `[Symbol.iterator]()` reads the text again from the start.
+   */
+  readonly lines: Iterable<LogicalLine>;
   readonly hasBom: boolean;
-  readonly hasCrlf: boolean;
   /** Share of bytes that are control characters other than tab/CR/LF. */
   readonly binaryScore: number;
 }
@@ -49,31 +53,16 @@ export function splitKnockdLines(file: string, bytes: Uint8Array): SourceText {
   const control = CONTROL.test(latin1) ? latin1.replace(NOT_CONTROL, '').length : 0;
   // ASCII (nearly every config): byte and character offsets are the same, a line's text is a slice of the whole.
   const ascii = isAscii(bytes) ? latin1 : null;
-  const plain = ascii !== null && !ascii.includes('\0') ? wholeLines(ascii) : null;
-  const { lines, hasCrlf } = plain ?? fgetsLines(bytes, latin1, ascii);
-  return { file, lines, hasBom, hasCrlf, binaryScore: bytes.length === 0 ? 0 : control / bytes.length };
-}
-
-/** The common case, one fgets() call per line: no NUL and no line over the buffer. Null otherwise. */
-function wholeLines(text: string): { lines: LogicalLine[]; hasCrlf: boolean } | null {
-  const texts = text.split('\n');
-  // The text after the last newline is a line only if it is not empty.
-  if (texts[texts.length - 1] === '') texts.pop();
-  const lines: LogicalLine[] = [];
-  let byteOffset = 0;
-  for (let i = 0; i < texts.length; i++) {
-    const line = texts[i]!;
-    if (line.length >= KNOCKD_LINE_BYTES) return null;
-    lines.push({ knockdLine: i + 1, text: line, physLine: i + 1, physCol: 1, byteOffset, splitByBuffer: false, hadNul: false });
-    byteOffset += line.length + 1;
-  }
-  return { lines, hasCrlf: text.includes('\r\n') };
+  return {
+    file,
+    lines: { [Symbol.iterator]: () => fgetsLines(bytes, latin1, ascii) },
+    hasBom,
+    binaryScore: bytes.length === 0 ? 0 : control / bytes.length,
+  };
 }
 
 /** What fgets() returns, chunk by chunk; `ascii` is the decoded text when the bytes are all ASCII. */
-function fgetsLines(bytes: Uint8Array, latin1: string, ascii: string | null): { lines: LogicalLine[]; hasCrlf: boolean } {
-  const lines: LogicalLine[] = [];
-  let hasCrlf = false;
+function* fgetsLines(bytes: Uint8Array, latin1: string, ascii: string | null): Generator<LogicalLine, void, undefined> {
   let physLine = 1;
   let physCol = 1;
   let knockdLine = 0;
@@ -92,9 +81,8 @@ function fgetsLines(bytes: Uint8Array, latin1: string, ascii: string | null): { 
     // the next fgets() call as an empty line of its own.
     const endsWithNewline = end - pos < KNOCKD_LINE_BYTES && end === nextNewline && end < bytes.length;
     const hadNul = nextNul < end;
-    if (endsWithNewline && end > pos && bytes[end - 1] === 0x0d) hasCrlf = true;
     knockdLine++;
-    lines.push({
+    yield {
       knockdLine,
       text: decode(pos, hadNul ? nextNul : end),
       physLine,
@@ -104,7 +92,7 @@ function fgetsLines(bytes: Uint8Array, latin1: string, ascii: string | null): { 
       // the next fgets() only reads that newline, an empty line knockd skips.
       splitByBuffer: !endsWithNewline && end < bytes.length && bytes[end] !== 0x0a,
       hadNul,
-    });
+    };
     if (endsWithNewline) {
       physLine++;
       physCol = 1;
@@ -114,7 +102,6 @@ function fgetsLines(bytes: Uint8Array, latin1: string, ascii: string | null): { 
       pos = end;
     }
   }
-  return { lines, hasCrlf };
 }
 
 function indexFrom(text: string, char: string, from: number): number {

@@ -20,7 +20,6 @@ type Report = (code: string, message: string, range: Range) => void;
 export type Rule = (ctx: LintContext, report: Report) => void;
 
 const knockText = (ks: readonly Knock[]): string => ks.map((k) => `${k.port}:${k.proto}`).join(',');
-const sameKnock = (a: Knock, b: Knock): boolean => a.port === b.port && a.proto === b.proto;
 const seqRange = (d: Door): Range => d.sequenceFrom.directive.range;
 const FIREWALL_TOOL = /\b(ip6?tables(-legacy|-nft)?|ufw|firewall-cmd|nft)\b/;
 
@@ -87,31 +86,39 @@ const sequences: Rule = ({ config }, report) => {
       report('KC214', `[${d.name}] opens on a single knock (${knockText(d.knocks)})`, seqRange(d));
     }
   }
-  // Only doors with the same first knock can share a prefix: compare within those groups
-  // (a config with thousands of doors must not take quadratic time).
-  const byFirst = new Map<string, number[]>();
-  doors.forEach((d, i) => {
-    const k = d.knocks[0];
-    const key = k ? `${k.port}/${k.proto}` : '';
-    const group = byFirst.get(key);
-    if (group) group.push(i);
-    else byFirst.set(key, [i]);
-  });
-  for (const group of byFirst.values()) {
-    for (const i of group) {
-      for (const j of group) {
-        if (i === j) continue;
-        const a = doors[i]!;
-        const b = doors[j]!;
-        const prefix = a.knocks.length <= b.knocks.length && a.knocks.every((k, n) => sameKnock(k, b.knocks[n]!));
-        if (!prefix) continue;
-        if (a.knocks.length === b.knocks.length) {
-          if (i < j) report('KC212', `[${b.name}] has the same sequence as [${a.name}] (${knockText(a.knocks)}): both open together`, seqRange(b));
-        } else {
-          report('KC213', `the sequence of [${a.name}] is a prefix of [${b.name}]'s: knocking [${b.name}] also opens [${a.name}]`, seqRange(a));
-        }
-      }
+  // Linear in the doors whatever they hold (a config of thousands of doors with one sequence
+  // must not compare every pair, nor report every pair): doors grouped by their exact sequence;
+  // a door is reported once against the first door of its group (KC212), and once as a prefix
+  // of the first longer door, with the number of the others (KC213).
+  const keyOf = (ks: readonly Knock[], n: number): string => knockText(ks.slice(0, n));
+  const groups = new Map<string, { first: Door; longer: Door | null; longerCount: number }>();
+  for (const d of doors) {
+    const key = keyOf(d.knocks, d.knocks.length);
+    const g = groups.get(key);
+    if (g) report('KC212', `[${d.name}] has the same sequence as [${g.first.name}] (${key}): both open together`, seqRange(d));
+    else groups.set(key, { first: d, longer: null, longerCount: 0 });
+  }
+  for (const d of doors) {
+    // Each of the door's proper prefixes that is some door's whole sequence.
+    for (let n = 1; n < d.knocks.length; n++) {
+      const g = groups.get(keyOf(d.knocks, n));
+      if (!g) continue;
+      if (g.longer === null) g.longer = d;
+      g.longerCount++;
     }
+  }
+  for (const d of doors) {
+    const g = groups.get(keyOf(d.knocks, d.knocks.length))!;
+    if (g.longer === null) continue;
+    const b = g.longer.name;
+    const others = g.longerCount - 1;
+    report(
+      'KC213',
+      others === 0
+        ? `the sequence of [${d.name}] is a prefix of [${b}]'s: knocking [${b}] also opens [${d.name}]`
+        : `the sequence of [${d.name}] is a prefix of [${b}]'s and of ${others} other door${others === 1 ? "'s" : "s'"}: knocking any of them also opens [${d.name}]`,
+      seqRange(d),
+    );
   }
 };
 

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_CODES, CODES } from '../../src/diagnostics/codes.js';
 import type { Diagnostic, Severity } from '../../src/diagnostics/diagnostic.js';
-import type { BuildResult } from '../../src/frontend/build.js';
+import { MAX_DOORS, type BuildResult } from '../../src/frontend/build.js';
 import { loadConfigFile, MAX_CONFIG_BYTES, parseConfigBytes, parseConfigText } from '../../src/frontend/load.js';
 import { lintParsed, type LintOptions } from '../../src/lint/lint.js';
 import { ensureBuilt, knockc } from '../cli/built.js';
@@ -68,6 +68,9 @@ const templatedInterface = (): string =>
   ['[options]', '    Interface = {{ network_interface }}', '', '[openSSH]', '    sequence = 7000,8000,9000',
     '    start_command = /sbin/iptables -A INPUT -s %IP% -p tcp --dport 22 -j ACCEPT', ''].join('\n');
 
+/** One door more than knockc reads (MAX_DOORS); knockd 0.8's packet filter runs out of memory long before. */
+const tooManyDoors = (): string => Array.from({ length: MAX_DOORS + 1 }, (_, i) => `[d${i}]\nsequence = 7000,8000,9000\nstart_command = true\n`).join('');
+
 /** A config followed by the bytes of a binary file appended by mistake. */
 const binaryTail = (): Uint8Array => {
   const head = Buffer.from(readFileSync(join(LINT_DIR, 'clean.conf')));
@@ -113,6 +116,8 @@ export const CASES: readonly Case[] = [
   // knockd reads Interface only without -i, and the verdicts below run it with -i lo:
   // test/lint/interface-name.test.ts runs knockd on such configs without -i (it does not start).
   { code: 'KC116', severity: 'error', knockd: 'reject', at: [[2, 17]], input: { generate: () => ({ parsed: parseConfigText(templatedInterface(), { file: 'iface.conf' }), file: 'iface.conf' }) } },
+  // The header of door 10,001 (three lines per door).
+  { code: 'KC117', severity: 'error', knockd: 'reject', at: [[3 * MAX_DOORS + 1, 1]], input: { generate: () => ({ parsed: parseConfigText(tooManyDoors(), { file: 'many.conf' }), file: 'many.conf' }) } },
 
   // Accepted by knockd, but almost certainly not meant.
   { code: 'KC201', severity: 'warning', knockd: 'accept', at: [[6, 36]], input: fixture('KC201-port-reads-as-zero.conf') },
@@ -330,6 +335,7 @@ describe('the fixtures against the real knockd 0.8', () => {
       return [name, readFileSync(join(LINT_DIR, name), 'utf8'), c.knockd!];
     }),
     ['clean.conf', readFileSync(join(LINT_DIR, 'clean.conf'), 'utf8'), 'accept'],
+    ['(KC117 generated)', tooManyDoors(), verdict('KC117')],
     ['(KC217 generated)', longLine(), verdict('KC217')],
     ['(KC218 generated)', nulLine(), verdict('KC218')],
     // Every byte is below 0x80, so latin1 text is written back byte for byte.
