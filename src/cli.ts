@@ -1,36 +1,11 @@
 #!/usr/bin/env node
 // knockc command line. Every user error ends with a message and a non-zero
 // exit code; a stack trace means a bug in knockc.
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
 import { Exit, EXIT_USAGE } from './cli/common.js';
-import { packageVersion } from './package.js';
-import { registerApply } from './cli/apply.js';
-import { registerCompile } from './cli/compile.js';
-import { registerExplain } from './cli/explain.js';
-import { registerLint } from './cli/lint.js';
-import { registerRemove } from './cli/remove.js';
-import { registerSimulate } from './cli/simulate.js';
-import { registerStatus } from './cli/status.js';
-import { registerRun } from './cli/run.js';
+import { buildProgram } from './program.js';
 
-export function buildProgram(): Command {
-  const program = new Command();
-  program
-    .name('knockc')
-    .description('Compile knockd.conf port-knocking doors into kernel-only nftables / iptables rules')
-    .version(packageVersion(), '-V, --version')
-    .showHelpAfterError('(run knockc --help for usage)')
-    .exitOverride();
-  registerCompile(program);
-  registerLint(program);
-  registerExplain(program);
-  registerSimulate(program);
-  registerApply(program);
-  registerRemove(program);
-  registerStatus(program);
-  registerRun(program);
-  return program;
-}
+export { buildProgram };
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
