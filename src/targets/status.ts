@@ -45,9 +45,9 @@ export interface DeploymentStatus {
 /** IPv4 before IPv6, then by text: a stable order for sources. */
 export const bySource = (a: string, b: string): number => Number(a.includes(':')) - Number(b.includes(':')) || a.localeCompare(b, 'en', { numeric: true });
 
-/** Stable JSON (documented in the README): version 1. */
-export function statusJson(ds: readonly DeploymentStatus[]): string {
-  return `${JSON.stringify({ version: 1, deployments: ds }, null, 2)}\n`;
+/** Stable JSON (documented in the README): version 1; `extra` adds fields (e.g. the runtime's). */
+export function statusJson(ds: readonly DeploymentStatus[], extra: Readonly<Record<string, unknown>> = {}): string {
+  return `${JSON.stringify({ version: 1, deployments: ds, ...extra }, null, 2)}\n`;
 }
 
 /** 27.1s, 4m05s, 2h03m, or "no expiry". */
@@ -151,6 +151,6 @@ export function formatStatus(ds: readonly DeploymentStatus[], opts: { color: boo
     }
   }
   out.push('');
-  out.push(p.dim('KNOCKS, OPENINGS, RESETS count packets since the rules were last applied; an attempt\'s time left runs to its seq_timeout.'));
+  out.push(p.dim('KNOCKS, OPENINGS, RESETS count packets since the rules were last loaded (apply; knockc run at start, SIGHUP and each one-time swap); an attempt\'s time left runs to its seq_timeout.'));
   return `${out.join('\n')}\n`;
 }

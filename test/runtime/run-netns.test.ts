@@ -128,6 +128,31 @@ describe.skipIf(!ready)('knockc run (CLI, scratch network namespace)', () => {
     expect(b.stderr()).toMatch(/127\.0\.0\.1: cmd: command timeout/);
   });
 
+  it('status shows the runtime: running or not, and its pending stops per door (from pending.json)', async () => {
+    const out = join(tmp, 's.out');
+    const conf = join(tmp, 's.conf');
+    const state = join(tmp, 's.state');
+    const pidFile = join(tmp, 's.pid');
+    writeFileSync(conf, `[door1]\n  sequence = 7151,7152\n  start_command = echo start >> ${out}\n  cmd_timeout = 60\n  stop_command = echo stop %IP% >> ${out}\n`);
+    const a = await start([conf, '--state-dir', state, '--pid-file', pidFile]);
+    knock(7151, 7152);
+    await until('the start command', () => read(out).startsWith('start'));
+    const status = (args: string[]) => inNs([process.execPath, CLI, 'status', '--state-dir', state, '--pid-file', pidFile, ...args]);
+    const s = status([]);
+    expect(s.status, s.stderr).toBe(0);
+    const pid = read(pidFile).trim();
+    expect(s.stdout).toContain(`knockc run: running (pid ${pid}); 1 pending stop command\n`);
+    expect(s.stdout).toMatch(/\nDOOR +SOURCE +STOP +COMMAND\ndoor1 +127\.0\.0\.1 +in (59|60)\.\ds +echo stop 127\.0\.0\.1 >> \S+\n\nopen until their stop: \[door1\] 1 \(from \S+pending\.json\)\n$/);
+    const j = JSON.parse(status(['--json']).stdout) as { version: number; runtime: { pid: number; pending: Array<{ door: string; source: string; dueMs: number }> } };
+    expect(j.version).toBe(1);
+    expect(j.runtime.pid).toBe(Number(pid));
+    expect(j.runtime.pending).toMatchObject([{ door: 'door1', source: '127.0.0.1' }]);
+    a.child.kill('SIGKILL');
+    await a.exited;
+    const after = status([]);
+    expect(after.stdout).toContain(`knockc run: not running (no live process in ${pidFile}); 1 pending stop command, run when it starts (overdue ones at once)`);
+  });
+
   it('one-time: a used line gets "#", the kernel gets the next sequence, the old one opens nothing', async () => {
     const out = join(tmp, 'c.out');
     const seq = join(tmp, 'c.seq');
