@@ -4,6 +4,7 @@
 #   test/lab/build-image.sh            # build if missing, print image name
 #   test/lab/build-image.sh --force    # rebuild even if the tag exists
 #   test/lab/build-image.sh --variant hostfw   # the host-firewall image instead
+#   test/lab/build-image.sh --variant bare     # a bare Debian 12 (test/package/deb-install.test.ts)
 #
 # The image is tagged knockc-lab:TAG (TAG = short hash of packages.txt, this
 # script and the Dockerfile) and knockc-lab:latest. The build is skipped when
@@ -58,7 +59,13 @@ case "$VARIANT" in
     WANTED="${KNOCKC_HOSTFW_IMAGE:-}"
     WANTED_VAR=KNOCKC_HOSTFW_IMAGE
     ;;
-  *) echo "build-image.sh: unknown variant '$VARIANT' (lab|hostfw)" >&2; exit 2 ;;
+  bare)
+    REPO="knockc-bare"
+    PACKAGES_FILE="$HERE/packages-bare.txt"
+    WANTED="${KNOCKC_BARE_IMAGE:-}"
+    WANTED_VAR=KNOCKC_BARE_IMAGE
+    ;;
+  *) echo "build-image.sh: unknown variant '$VARIANT' (lab|hostfw|bare)" >&2; exit 2 ;;
 esac
 
 log() { printf '[build-image] %s\n' "$*" >&2; }
