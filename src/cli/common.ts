@@ -32,7 +32,7 @@ export function printFindings(ds: readonly Diagnostic[]): void {
   if (ds.length) process.stderr.write(formatText(ds, process.stderr.isTTY === true));
 }
 
-export const INPUT_CODES = new Set(['KC001', 'KC002', 'KC003']);
+export const INPUT_CODES = new Set(['KC001', 'KC002', 'KC003', 'KC004']);
 
 export function isInputFailure(ds: readonly Diagnostic[]): boolean {
   return ds.some((d) => INPUT_CODES.has(d.code));

@@ -19,6 +19,7 @@ const list: CodeInfo[] = [
   { code: 'KC001', severity: 'error', title: 'cannot read file', hint: 'check the path and permissions', example: '(a path that does not exist)', knockdRejects: true },
   { code: 'KC002', severity: 'error', title: 'not a regular file', hint: 'give the path of a knockd.conf file, not a directory', example: '(a directory)' },
   { code: 'KC003', severity: 'error', title: 'file too large', hint: 'a knockd.conf is a few kilobytes; is this the right file?', example: '(a file over 16 MiB)' },
+  { code: 'KC004', severity: 'error', title: 'not a text file', hint: 'give the path of a knockd.conf (text), not of a program, an archive or a capture', example: '(lint /bin/true)' },
 
   // What knockd 0.8 rejects.
   { code: 'KC101', severity: 'error', title: 'bad section name', hint: 'give the section a name, e.g. [openSSH]', example: '[]', knockdRejects: true },

@@ -102,11 +102,38 @@ export function parseConfigBytes(bytes: Uint8Array, opts: ParseOptions): BuildRe
   if (bytes.length > MAX_CONFIG_BYTES) {
     return fileError('KC003', opts.file, `${bytes.length} bytes is over the ${MAX_CONFIG_BYTES}-byte limit`);
   }
+  const binary = notText(bytes);
+  if (binary) return fileError('KC004', opts.file, `${opts.file} is not a text file (${binary}): a knockd.conf is text`);
   return buildConfig(splitKnockdLines(opts.file, bytes), fsHost(opts.cwd ?? process.cwd()), opts);
 }
 
 export function parseConfigText(text: string, opts: ParseOptions): BuildResult {
   return parseConfigBytes(Buffer.from(text, 'utf8'), opts);
+}
+
+/** Signatures of files given by mistake (a program, an archive, a capture). */
+const MAGIC: ReadonlyArray<[string, readonly number[]]> = [
+  ['an ELF executable', [0x7f, 0x45, 0x4c, 0x46]],
+  ['gzip data', [0x1f, 0x8b]],
+  ['bzip2 data', [0x42, 0x5a, 0x68]],
+  ['xz data', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+  ['zstd data', [0x28, 0xb5, 0x2f, 0xfd]],
+  ['a zip archive', [0x50, 0x4b, 0x03, 0x04]],
+  ['a PNG image', [0x89, 0x50, 0x4e, 0x47]],
+  ['a JPEG image', [0xff, 0xd8, 0xff]],
+  ['a pcap capture', [0xd4, 0xc3, 0xb2, 0xa1]],
+  ['a pcap capture', [0xa1, 0xb2, 0xc3, 0xd4]],
+  ['a pcapng capture', [0x0a, 0x0d, 0x0d, 0x0a]],
+];
+
+/**
+ * Why these bytes are not a text file (a program, an archive, a capture given by mistake), or
+ * null: a known signature at the start. Other bytes are read line by line as knockd does (a stray
+ * NUL is KC218, junk is KC226).
+ */
+export function notText(bytes: Uint8Array): string | null {
+  for (const [what, sig] of MAGIC) if (bytes.length >= sig.length && sig.every((b, i) => bytes[i] === b)) return what;
+  return null;
 }
 
 /** `-` reads standard input. */

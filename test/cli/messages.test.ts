@@ -84,3 +84,27 @@ describe('simulate: trace files that cannot be read or are not text', () => {
     expect(p.stderr).toMatch(/\nknockc: 280 more trace error\(s\) not shown \(300 in all\)\n$/);
   });
 });
+
+describe('lint, compile, apply of a binary file', () => {
+  it('one coded error (KC004, not a text file), exit 2, not a finding per line', () => {
+    const l = knockc(['lint', '/bin/true']);
+    expect(l.status).toBe(2);
+    expect(l.stdout + l.stderr).toBe(
+      '/bin/true:1:1: error: /bin/true is not a text file (an ELF executable): a knockd.conf is text [KC004]\n' +
+        '    hint: give the path of a knockd.conf (text), not of a program, an archive or a capture\n' +
+        '1 file(s): 1 error(s), 0 warning(s), 0 note(s)\n',
+    );
+    const c = knockc(['compile', '/bin/true']);
+    expect(c.status).toBe(2);
+    expect(c.stderr.split('\n').filter((x) => x.includes('[KC')).length).toBe(1);
+    const a = knockc(['apply', '/bin/true'], { dropCaps: ['all'] });
+    expect(a.status).toBe(2);
+    expect(a.stderr).toMatch(/\[KC004\]\n.*\nknockc: nothing was changed\n$/);
+    // A text config with junk appended is still read line by line (KC226), as knockd does.
+    const junk = join(tmp, 'junk.conf');
+    writeFileSync(junk, Buffer.concat([Buffer.from('[a]\n\tsequence = 7000\n\tcommand = /bin/true\n'), Buffer.from(Array.from({ length: 300 }, (_, i) => i % 9))]));
+    const j = knockc(['lint', junk]);
+    expect(j.stdout + j.stderr).toContain('[KC226]');
+    expect(j.stdout + j.stderr).not.toContain('[KC004]');
+  });
+});

@@ -96,6 +96,8 @@ export const CASES: readonly Case[] = [
     truncateSync(file, MAX_CONFIG_BYTES + 1);
     return { parsed: loadConfigFile(file), file };
   } } },
+  // A program given by mistake: one finding, not a finding per line of its bytes.
+  { code: 'KC004', severity: 'error', knockd: null, at: [[1, 1]], input: { generate: () => ({ parsed: loadConfigFile('/bin/true'), file: '/bin/true' }) } },
 
   // What knockd rejects.
   { code: 'KC101', severity: 'error', knockd: 'reject', at: [[5, 1]], input: fixture('KC101-bad-section-name.conf') },
