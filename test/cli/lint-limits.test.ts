@@ -40,7 +40,7 @@ function small(args: readonly string[], input?: Uint8Array): CliRun {
     cwd: ROOT,
     encoding: 'utf8',
     maxBuffer: 64 << 20,
-    timeout: 60_000,
+    timeout: 80_000,
     env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
     ...(input ? { input } : {}),
   });
@@ -62,7 +62,8 @@ interface JsonOut {
   notShown?: Array<{ file: string; error: number; warning: number; info: number }>;
 }
 
-describe(`16 MiB of "[a]" lines (4 million doors), ${HEAP_MB} MB of heap`, () => {
+// Each run reads 16 MiB: seconds on a busy machine.
+describe(`16 MiB of "[a]" lines (4 million doors), ${HEAP_MB} MB of heap`, { timeout: 90_000 }, () => {
   const notShown = MAX_DOORS - DEFAULT_MAX_FINDINGS;
 
   it('lint (text): the first 1000 findings, KC117 at door 10,001, the count of the rest; exit 1', () => {
@@ -133,7 +134,7 @@ describe(`16 MiB of "[a]" lines (4 million doors), ${HEAP_MB} MB of heap`, () =>
   });
 });
 
-describe(`16 MiB of "x=y" lines (4 million findings, every line read), ${HEAP_MB} MB of heap`, () => {
+describe(`16 MiB of "x=y" lines (4 million findings, every line read), ${HEAP_MB} MB of heap`, { timeout: 90_000 }, () => {
   const total = MAX_CONFIG_BYTES / 4;
 
   it('lint counts every finding and shows the first 1000', () => {
