@@ -1,9 +1,10 @@
 // Entry points of the front end: read a knockd.conf (file, stdin or bytes)
 // and return the typed config or the reasons it cannot be used.
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { codeInfo } from '../diagnostics/codes.js';
 import { fileStart, type Diagnostic } from '../diagnostics/diagnostic.js';
+import { describeFsError, readBounded } from './read.js';
 import { buildConfig, type BuildHost, type BuildLimits, type BuildResult } from './build.js';
 import { splitKnockdLines } from './source.js';
 
@@ -20,44 +21,6 @@ function fileError(code: string, file: string, message: string): BuildResult {
   const info = codeInfo(code);
   const d: Diagnostic = { code, severity: info.severity, message, range: fileStart(file), hint: info.hint };
   return { config: null, diagnostics: [d] };
-}
-
-function describeFsError(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  switch (err.code) {
-    case 'ENOENT': return 'No such file or directory';
-    case 'EACCES': case 'EPERM': return 'Permission denied';
-    case 'EISDIR': return 'Is a directory';
-    default: return err.message ?? String(e);
-  }
-}
-
-/**
- * Reads an open file descriptor to its end, but never more than the limit:
- * pipes, /proc files and standard input do not announce their size.
- * Returns null when the input is over the limit.
- */
-function readBounded(fd: number): Uint8Array | null {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  const buf = Buffer.allocUnsafe(1 << 16);
-  for (;;) {
-    let n: number;
-    try {
-      n = readSync(fd, buf, 0, buf.length, null);
-    } catch (e) {
-      // A non-blocking standard input with nothing to read yet: wait a little.
-      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
-        continue;
-      }
-      throw e;
-    }
-    if (n === 0) return Buffer.concat(chunks, total);
-    total += n;
-    if (total > MAX_CONFIG_BYTES) return null;
-    chunks.push(Buffer.from(buf.subarray(0, n)));
-  }
 }
 
 type ReadResult = { ok: true; bytes: Uint8Array } | { ok: false; code: string; message: string };
@@ -79,7 +42,7 @@ export function readBytes(path: string): ReadResult {
     }
     if (st.size > MAX_CONFIG_BYTES) return tooLarge(path, st.size);
     fd = openSync(path, 'r');
-    const bytes = readBounded(fd);
+    const bytes = readBounded(fd, MAX_CONFIG_BYTES);
     return bytes ? { ok: true, bytes } : tooLarge(path, null);
   } catch (e) {
     return { ok: false, code: 'KC001', message: `${path}: ${describeFsError(e)}` };
@@ -141,7 +104,7 @@ export function loadConfigFile(path: string, cwd?: string, limits: BuildLimits =
   if (path === '-') {
     let bytes: Uint8Array | null;
     try {
-      bytes = readBounded(0);
+      bytes = readBounded(0, MAX_CONFIG_BYTES);
     } catch (e) {
       return fileError('KC001', '<stdin>', `cannot read standard input: ${describeFsError(e)}`);
     }

@@ -5,10 +5,11 @@
 // TIME is seconds from the start (e.g. 0, 1.5); FLAGS is a comma list of
 // fin,syn,rst,psh,ack,urg or "-" for none (TCP default: syn). Without "to",
 // the packet is addressed to the host itself.
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { FlagName } from '../frontend/config.js';
 import { FLAG_NAMES } from '../frontend/config.js';
+import { describeFsError, readBounded } from '../frontend/read.js';
 import type { Range } from '../frontend/source.js';
 
 export interface TraceEvent {
@@ -34,42 +35,6 @@ export interface TraceError {
 export const MAX_TRACE_BYTES = 64 * 1024 * 1024;
 
 const at = (file: string, line = 1, col = 1): Range => ({ start: { file, line, col }, end: { file, line, col: col + 1 } });
-
-function fsErrorText(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  switch (err.code) {
-    case 'ENOENT': return 'No such file or directory';
-    case 'EACCES': case 'EPERM': return 'Permission denied';
-    case 'EISDIR': return 'Is a directory';
-    case 'ENOTDIR': return 'Not a directory (a part of the path is a file)';
-    case 'ELOOP': return 'Too many levels of symbolic links';
-    case 'EIO': return 'Input/output error';
-    default: return err.code ? `cannot be read (${err.code})` : 'cannot be read';
-  }
-}
-
-function readAll(fd: number): Buffer | null {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  const buf = Buffer.allocUnsafe(1 << 16);
-  for (;;) {
-    let n: number;
-    try {
-      n = readSync(fd, buf, 0, buf.length, null);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EAGAIN') {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
-        continue;
-      }
-      if ((e as NodeJS.ErrnoException).code === 'EOF') return Buffer.concat(chunks, total);
-      throw e;
-    }
-    if (n === 0) return Buffer.concat(chunks, total);
-    total += n;
-    if (total > MAX_TRACE_BYTES) return null;
-    chunks.push(Buffer.from(buf.subarray(0, n)));
-  }
-}
 
 /** Line and column (1-based, in bytes) of a byte offset. */
 function positionOf(bytes: Uint8Array, offset: number): { line: number; col: number } {
@@ -123,9 +88,9 @@ export function readTrace(path: string): { text: string; file: string } | { erro
       if (st.size > MAX_TRACE_BYTES) return { file, error: { code: 'KC502', message: `${file}: ${st.size} bytes is over the ${MAX_TRACE_BYTES}-byte limit of a trace`, range: at(file) } };
     }
     fd = path === '-' ? 0 : openSync(path, 'r');
-    bytes = readAll(fd);
+    bytes = readBounded(fd, MAX_TRACE_BYTES);
   } catch (e) {
-    return { file, error: { code: 'KC502', message: `${file}: ${fsErrorText(e)}`, range: at(file) } };
+    return { file, error: { code: 'KC502', message: `${file}: ${describeFsError(e)}`, range: at(file) } };
   } finally {
     if (fd !== null && fd !== 0) closeSync(fd);
   }
