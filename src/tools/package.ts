@@ -6,7 +6,7 @@
 import type { Command, Help, Option } from 'commander';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { packageRoot, packageVersion } from '../package.js';
 import { buildProgram } from '../program.js';
@@ -319,4 +319,5 @@ export function buildDeb(outDir = join(root, 'dist')): string {
   return deb;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) process.stdout.write(`${buildDeb()}\n`);
+// node dist/tools/package.js [OUTDIR]   (default dist/; the tests build into directories of their own)
+if (import.meta.url === `file://${process.argv[1]}`) process.stdout.write(`${buildDeb(process.argv[2] ? resolve(process.argv[2]) : undefined)}\n`);

@@ -36,10 +36,13 @@ echo done
 describe.skipIf(!docker)('apt-get install ./knockc_*.deb on a bare Debian 12', () => {
   let image = '';
   let deb = '';
+  let out = '';
   beforeAll(() => {
     ensureBuilt();
     image = process.env['KNOCKC_BARE_IMAGE'] || execFileSync(join(ROOT, 'test/lab/build-image.sh'), ['--variant', 'bare'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
-    deb = execFileSync(process.execPath, [join(ROOT, 'dist/tools/package.js')], { cwd: ROOT, encoding: 'utf8' }).trim();
+    out = mkdtempSync(join(tmpdir(), 'knockc-deb-out-'));
+    deb = execFileSync(process.execPath, [join(ROOT, 'dist/tools/package.js'), out], { cwd: ROOT, encoding: 'utf8' }).trim();
+    return () => rmSync(out, { recursive: true, force: true });
   });
 
   it('installs with Debian\'s nodejs, runs, and purges clean', { timeout: 300_000 }, () => {
