@@ -41,13 +41,8 @@ import './lab-env.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { describe } from 'vitest';
-import {
-  GenericContainer,
-  ImageName,
-  getContainerRuntimeClient,
-  type ContainerRuntimeClient,
-  type StartedTestContainer,
-} from 'testcontainers';
+import { GenericContainer, getContainerRuntimeClient, type ContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
+import { imageAvailable, isCI, type ImageStatus } from './docker-image.js';
 
 // ---------------------------------------------------------------------------
 // Image and availability
@@ -56,35 +51,11 @@ export function hostfwImage(): string {
   return process.env['KNOCKC_HOSTFW_IMAGE'] || 'knockc-hostfw:latest';
 }
 
-export function isCI(): boolean {
-  const ci = process.env['CI'];
-  return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
-}
-
-export type HostFwStatus = { ok: true; image: string } | { ok: false; reason: string };
-
-let statusPromise: Promise<HostFwStatus> | undefined;
+export type HostFwStatus = ImageStatus;
 
 /** Whether Docker answers and the host-firewall image exists (cached). Never throws. */
 export function hostfwAvailable(): Promise<HostFwStatus> {
-  statusPromise ??= (async (): Promise<HostFwStatus> => {
-    let client: ContainerRuntimeClient;
-    try {
-      client = await withTimeout(getContainerRuntimeClient(), 20_000, 'connecting to Docker');
-    } catch (e) {
-      return { ok: false, reason: `Docker engine not reachable (${errMsg(e)}); start dockerd or run .ci/run` };
-    }
-    const image = hostfwImage();
-    try {
-      if (!(await client.image.exists(ImageName.fromString(image)))) {
-        return { ok: false, reason: `host-firewall image ${image} not found; build it with test/lab/build-image.sh --variant hostfw` };
-      }
-    } catch (e) {
-      return { ok: false, reason: `cannot inspect image ${image}: ${errMsg(e)}` };
-    }
-    return { ok: true, image };
-  })();
-  return statusPromise;
+  return imageAvailable(hostfwImage(), 'host-firewall image', 'test/lab/build-image.sh --variant hostfw');
 }
 
 const status = await hostfwAvailable();
@@ -518,20 +489,4 @@ function sanitize(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 24);
 }
 
-function errMsg(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -22,6 +22,7 @@
  * this host.
  */
 import './lab-env.js';
+import { errMsg, imageAvailable, isCI, type ImageStatus } from './docker-image.js';
 
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -29,7 +30,6 @@ import { randomBytes } from 'node:crypto';
 import { describe, beforeAll, afterAll } from 'vitest';
 import {
   GenericContainer,
-  ImageName,
   Wait,
   getContainerRuntimeClient,
   type ContainerRuntimeClient,
@@ -44,38 +44,12 @@ export function labImage(): string {
   return process.env['KNOCKC_LAB_IMAGE'] || 'knockc-lab:latest';
 }
 
-export function isCI(): boolean {
-  const ci = process.env['CI'];
-  return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
-}
-
-export type LabStatus = { ok: true; image: string } | { ok: false; reason: string };
-
-let statusPromise: Promise<LabStatus> | undefined;
+export { isCI };
+export type LabStatus = ImageStatus;
 
 /** Whether Docker answers and the lab image exists (cached). Never throws. */
 export function labAvailable(): Promise<LabStatus> {
-  statusPromise ??= (async (): Promise<LabStatus> => {
-    let client: ContainerRuntimeClient;
-    try {
-      client = await withTimeout(getContainerRuntimeClient(), 20_000, 'connecting to Docker');
-    } catch (e) {
-      return {
-        ok: false,
-        reason: `Docker engine not reachable (${errMsg(e)}). Start it, e.g. \`dockerd >/var/log/dockerd.log 2>&1 &\`, or run .ci/run`,
-      };
-    }
-    const image = labImage();
-    try {
-      if (!(await client.image.exists(ImageName.fromString(image)))) {
-        return { ok: false, reason: `lab image ${image} not found; build it with test/lab/build-image.sh` };
-      }
-    } catch (e) {
-      return { ok: false, reason: `cannot inspect lab image ${image}: ${errMsg(e)}` };
-    }
-    return { ok: true, image };
-  })();
-  return statusPromise;
+  return imageAvailable(labImage(), 'lab image', 'test/lab/build-image.sh');
 }
 
 /** Throws a clear error when the lab cannot run (use where skipping is not an option). */
@@ -856,20 +830,4 @@ function sanitize(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 24);
 }
 
-function errMsg(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms ${what}`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
