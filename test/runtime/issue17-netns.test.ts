@@ -49,20 +49,23 @@ describe.skipIf(!ready)('issue 17: knockc run (built CLI, scratch network namesp
     writeFileSync(f.conf, commandDoor('shutdown', ['7100', '7200', '7300'], f.out) + commandDoor('openall', ['7400', '7500', '7600'], f.out));
     const r = await run(ns, f.conf, f.state, f.pid, [], { pathFirst: wrap.dir });
     writeFileSync(f.conf, commandDoor('openall', ['7400', '7500', '7600'], f.out));
-    // The reload's first nft call sleeps 3 s: the old rules stay loaded meanwhile, and both doors are knocked.
-    wrap.slow(3);
+    // The reload's first nft call sleeps 8 s: the old rules stay loaded meanwhile, and both doors are
+    // knocked (3 s was not always enough on a loaded CI machine: the knock came after the reload).
+    wrap.slow(8);
     process.kill(r.pid, 'SIGHUP');
     await until('the reload to reach nft', () => wrap.sleeping());
+    const asleep = Date.now();
     wrap.slow(null);
     await ns.knock('127.0.1.1', ['7100', '7200', '7300']);
     await ns.knock('127.0.1.2', ['7400', '7500', '7600']);
-    await until('the reload', () => /reload: \S+ loaded \(1 door\(s\) handled here\)/.test(r.stderr()), 15_000);
+    expect(Date.now() - asleep, 'both knocks came while the reload still waited in nft (8 s)').toBeLessThan(7_000);
+    await until('the reload', () => /reload: \S+ loaded \(1 door\(s\) handled here\)/.test(r.stderr()), 25_000);
     await until('the moved door to open', () => records(f.out).length > 0);
     await sleep(500);
     expect(records(f.out).map((x) => `${x.what} ${x.door} ${x.src}`)).toEqual(['start openall 127.0.1.2']);
     expect(r.stderr()).toMatch(/127\.0\.1\.1: event of a door that is not in the loaded config \("knockc [0-9a-f]{16}": deleted or changed by a reload, or rules of another config\): dropped/);
     expect(r.done).toBe(false);
-  });
+  }, 60_000);
 
   it('#2 a reload that fails (the --into table was deleted, the running config cannot be restored either) leaves the pending stop armed: it runs on time', async () => {
     const f = files();
