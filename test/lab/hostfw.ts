@@ -42,7 +42,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { describe } from 'vitest';
 import { GenericContainer, getContainerRuntimeClient, type ContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
-import { imageAvailable, isCI, type ImageStatus } from './docker-image.js';
+import { imageAvailable, isCI, processAlive, sanitize, type ImageStatus } from './docker-image.js';
 
 // ---------------------------------------------------------------------------
 // Image and availability
@@ -476,17 +476,6 @@ export async function reapStaleHostFw(client?: ContainerRuntimeClient): Promise<
   return n;
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
-function sanitize(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 24);
-}
 
 

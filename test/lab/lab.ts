@@ -22,7 +22,7 @@
  * this host.
  */
 import './lab-env.js';
-import { errMsg, imageAvailable, isCI, type ImageStatus } from './docker-image.js';
+import { errMsg, imageAvailable, isCI, processAlive, sanitize, type ImageStatus } from './docker-image.js';
 
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -785,14 +785,6 @@ export async function reapStaleLabs(client?: ContainerRuntimeClient): Promise<nu
   return dead.size;
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Small helpers
@@ -826,8 +818,5 @@ function shuffle<T>(xs: T[]): T[] {
   return a;
 }
 
-function sanitize(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 24);
-}
 
 

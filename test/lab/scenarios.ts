@@ -33,6 +33,7 @@
 import type { KnockdConfig } from '../../src/frontend/config.js';
 import { runKnockd, type KnockdEvent } from '../../src/model/knockd-machine.js';
 import type { Packet } from '../../src/model/packet.js';
+import { Rng } from '../rng.js';
 import { parseOrThrow } from './targets.js';
 import { modelPackets, srcName, type ProbeResult, type Src, type Trace, type TracePacket, type TraceProbe } from './trace.js';
 
@@ -82,34 +83,8 @@ export interface Scenario {
 }
 
 // ---------------------------------------------------------------------------
-// Seeded random numbers (mulberry32): scenario i depends only on (seed, i).
-
-export class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo + 1));
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[Math.floor(this.next() * xs.length)]!;
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-}
-
-export function newSeed(): number {
-  return (Date.now() ^ (process.pid << 16) ^ Math.floor(Math.random() * 2 ** 31)) >>> 0;
-}
+// Seeded random numbers (test/rng.ts): scenario i depends only on (seed, i).
+export { newSeed, Rng } from '../rng.js';
 
 // ---------------------------------------------------------------------------
 // Doors and config
