@@ -149,6 +149,9 @@ export class IrMachine {
       case 'notify':
         this.log.push({ time: p.time, src: p.src, prefix: s.prefix.replace(/^knockc /, 'notify ') });
         return true;
+      case 'mark':
+        // The mark only matters with the accept that follows it (a grant): the verdict says it.
+        return true;
     }
   }
 }

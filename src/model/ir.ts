@@ -45,7 +45,9 @@ export type Stmt =
   | { readonly k: 'set-del'; readonly set: string }
   | { readonly k: 'log'; readonly prefix: string }
   /** Tell the runtime that a door opened for this source (prefix: model/notify.ts). */
-  | { readonly k: 'notify'; readonly prefix: string; readonly group: number };
+  | { readonly k: 'notify'; readonly prefix: string; readonly group: number }
+  /** Set these bits of the packet mark (a grant, for the host firewall's standing rule: model/mark.ts). */
+  | { readonly k: 'mark'; readonly bits: number };
 
 export type Verdict =
   | { readonly k: 'accept' }

@@ -24,6 +24,7 @@ import type { Chain, DispatchEntry, Line, Match, Program, Rule, SetDecl, Stmt, V
 import { rule } from './ir.js';
 import { FAMILIES, planDoors, runtimeActs, type DoorPlan, type GrantRef, type Lifetime } from './plan.js';
 import { NOTIFY_GROUP, notifyPrefix, oneTimeLine } from './notify.js';
+import type { Mark } from './mark.js';
 import { doorLabelText, grantComment, names } from './names.js';
 
 export interface LowerOptions {
@@ -37,9 +38,14 @@ export interface LowerOptions {
   readonly families: readonly Family[];
   /** NFLOG group for runtime notifications. */
   readonly notifyGroup: number;
+  /**
+   * Grants set these mark bits before their accept (knockc's own table: the host firewall
+   * accepts marked packets through its standing rule, src/attach/); null: a plain accept.
+   */
+  readonly mark: Mark | null;
 }
 
-export const DEFAULT_LOWER: LowerOptions = { guard: true, iface: null, log: false, families: FAMILIES, notifyGroup: NOTIFY_GROUP };
+export const DEFAULT_LOWER: LowerOptions = { guard: true, iface: null, log: false, families: FAMILIES, notifyGroup: NOTIFY_GROUP, mark: null };
 
 /** Ranges up to this many ports are spread over the dispatch; wider ones are matched linearly. */
 const MAX_DISPATCH_RANGE = 64;
@@ -388,6 +394,7 @@ interface HookGrants {
 
 function lowerGrants(f: Family, grants: Map<string, GrantInfo>, opts: LowerOptions): Partial<Record<Hook, HookGrants>> {
   const guard = opts.guard;
+  const mark: Stmt[] = opts.mark ? [{ k: 'mark', bits: opts.mark.bits }] : [];
   const out: Partial<Record<Hook, HookGrants>> = {};
   for (const hook of ['input', 'forward'] as const) {
     const mine = [...grants.values()].filter((g) => g.ref.target.kind === 'filter' && g.ref.target.match.hook === hook && g.lifetimes.size > 0);
@@ -395,7 +402,7 @@ function lowerGrants(f: Family, grants: Map<string, GrantInfo>, opts: LowerOptio
     const accepts = (g: GrantInfo, extra: Match[]): Rule[] => {
       const m = g.ref.target.kind === 'filter' ? g.ref.target.match : null;
       return [...g.lifetimes.values()].map((l) =>
-        rule([...extra, ...grantMatches(m!, false, guard), { k: 'src-in', set: names.grantSet(f, g.n, l) }], [], { k: 'accept' }, `grant ${g.n}`),
+        rule([...extra, ...grantMatches(m!, false, guard), { k: 'src-in', set: names.grantSet(f, g.n, l) }], mark, { k: 'accept' }, `grant ${g.n}`),
       );
     };
     // Standalone guard: a new connection that only the grant would let in is dropped here.

@@ -75,8 +75,11 @@ export interface ApplyRequest<C extends Compiled = Compiled> {
 export interface Session<C extends Compiled = Compiled> {
   /** Loads the compiled rules in one step, carrying live attempts and grants over; rolls back on failure. */
   apply(req: ApplyRequest<C>): Promise<void>;
-  /** Takes out what knockc loaded, nothing else; nothing to remove is success. */
-  remove(verbose: boolean): Promise<void>;
+  /**
+   * Takes out what knockc loaded, nothing else; nothing to remove is success. `purge`: also the
+   * standing rule and guard knockc attached to the host firewall (src/attach/), live and saved.
+   */
+  remove(verbose: boolean, purge?: boolean): Promise<void>;
   /** Live attempts, grants and counters; `where` says what was looked at (for "nothing loaded in ..."). */
   status(): Promise<{ readonly deployments: readonly DeploymentStatus[]; readonly where: string | null }>;
 }

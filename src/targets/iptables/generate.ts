@@ -62,6 +62,7 @@ export function compileIptables(config: KnockdConfig, o: IptablesOptions, plans?
   const lowerOpts: LowerOptions = {
     // Without --guard, grants accept, like knockd's iptables commands.
     guard: o.guard,
+    mark: null,
     iface: o.iface ?? config.options.interface.value,
     log: o.log,
     families: [o.family],

@@ -1,5 +1,6 @@
 // IR matches and statements as iptables match fragments: xt_recent lists for IR sets, and the
 // disjunctions a conjunction needs (a port without protocol, a port list over 15 slots).
+import { markHex } from '../../model/mark.js';
 import type { FlagName, Proto } from '../../frontend/config.js';
 import { names } from '../../model/names.js';
 import type { PortRange } from '../../model/grant.js';
@@ -164,6 +165,8 @@ export function stmtRule(s: Stmt, lists: ListMap): IptRule {
       return { match: [], target: { k: 'log', prefix: logPrefix(s.prefix) } };
     case 'notify':
       return { match: [], target: { k: 'nflog', group: s.group, prefix: safe(s.prefix, NFLOG_PREFIX_MAX) } };
+    case 'mark':
+      return { match: [], target: { k: 'mark', hex: markHex({ bits: s.bits }) } };
   }
 }
 

@@ -58,7 +58,8 @@ export type Target =
   | { readonly k: 'goto'; readonly chain: string }
   | { readonly k: 'jump'; readonly chain: string }
   | { readonly k: 'log'; readonly prefix: string }
-  | { readonly k: 'nflog'; readonly group: number; readonly prefix: string };
+  | { readonly k: 'nflog'; readonly group: number; readonly prefix: string }
+  | { readonly k: 'mark'; readonly hex: string };
 
 export interface IptRule {
   readonly match: readonly Frag[];

@@ -1,6 +1,8 @@
 // The iptables target: knockc_* chains and xt_recent lists in the filter table
 // of the iptables the host's firewall uses (nft or legacy), one
 // iptables-restore per family. Its options, checks, compile and host side.
+import { purgeAttachments } from '../../attach/attach.js';
+import { defaultEtc } from '../../attach/paths.js';
 import { checkPrivileges, failed, formatChecks, notReadyMessage, versionAtLeast, type Check, type Purpose } from '../../host/checks.js';
 import type { Runner } from '../../host/runner.js';
 import type { Family } from '../../model/grant.js';
@@ -92,9 +94,10 @@ async function connect(run: Runner, _o: IptablesTargetOptions, say: Say, verbose
       }
       if (req.verbose) say.err(`knockc: read ${ms(r.ms.read)}, load ${ms(r.ms.load)}, total ${ms(r.ms.total)}\n`);
     },
-    async remove(verbose) {
+    async remove(verbose, purge) {
       const r = await removeIptables(run, backend);
       if (!r.ok) throw new LoadFailed('iptables-restore refused the removal', r.error, true);
+      if (purge) for (const line of await purgeAttachments(run, defaultEtc())) say.out(`knockc: ${line}\n`);
       if (r.removed.length === 0) say.out(`knockc: nothing to remove (no knockc rules are loaded in iptables-${backend})\n`);
       for (const x of r.removed) say.out(`knockc: removed from ${toolOf(backend, x.family, '')} (${famText(x.family)}, table filter): ${x.chains} knockc chain(s), ${x.hooks} jump(s)\n`);
       if (verbose) say.err(`knockc: ${Math.round(r.ms)} ms\n`);

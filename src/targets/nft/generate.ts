@@ -8,6 +8,7 @@ import { lower, type LowerOptions } from '../../model/lower.js';
 import { FAMILIES, planDoors, type DoorPlan } from '../../model/plan.js';
 import { interfaceNameProblem } from '../../frontend/interface-name.js';
 import { cutBytes } from '../../text.js';
+import { DEFAULT_MARK, markHex, type Mark } from '../../model/mark.js';
 import { setComment } from '../../model/names.js';
 import { commentLine, doorSummaries } from '../header.js';
 import { TargetError } from '../target.js';
@@ -29,6 +30,8 @@ export interface NftOptions {
   readonly version: string;
   readonly source: string;
   readonly notifyGroup: number;
+  /** Standalone: the bits grants set for the host firewall's standing rule (src/attach/). */
+  readonly mark: Mark;
 }
 
 export const NFT_DEFAULTS: Omit<NftOptions, 'version' | 'source'> = {
@@ -38,6 +41,7 @@ export const NFT_DEFAULTS: Omit<NftOptions, 'version' | 'source'> = {
   table: 'knockc',
   into: null,
   notifyGroup: NOTIFY_GROUP,
+  mark: DEFAULT_MARK,
 };
 
 const NFPROTO: Record<Family, string> = { ip: 'ipv4', ip6: 'ipv6' };
@@ -85,10 +89,12 @@ function lineView(l: Line, af: Family): unknown {
     else if (m.k === 'dst-local' && m.iface) match.push(withFields(m, { af, ifname: nftIfname(m.iface) }));
     else match.push(withFields(m, { af }));
   }
-  const stmts = l.stmts.map((s: Stmt) => (s.k === 'log' ? withFields(s, { prefix: safe(`knockc ${s.prefix}`, 120), af }) : withFields(s, { af })));
+  const stmts = l.stmts.map((s: Stmt) =>
+    s.k === 'log' ? withFields(s, { prefix: safe(`knockc ${s.prefix}`, 120), af }) : s.k === 'mark' ? withFields(s, { af, hex: markHex({ bits: s.bits }) }) : withFields(s, { af }),
+  );
   // Rules that change a source's state count their packets: `knockc status` reads knocks,
   // openings and resets per door from these counters.
-  const counter = l.stmts.some((s) => s.k !== 'log');
+  const counter = l.stmts.some((s) => s.k !== 'log' && s.k !== 'mark');
   return withFields(l, { match, stmts, counter, comment: l.comment ? safe(l.comment) : undefined });
 }
 
@@ -130,8 +136,10 @@ export class NftError extends TargetError {}
 export function compileNft(config: KnockdConfig, o: NftOptions, plans?: readonly DoorPlan[]): { text: string; program: Program } {
   const families: Family[] = o.into ? (o.into.family === 'inet' ? [...FAMILIES] : [o.into.family]) : [...FAMILIES];
   const lowerOpts: LowerOptions = {
-    // In its own table knockc guards the granted ports: an accept there cannot override a drop elsewhere.
-    guard: !o.into,
+    // In its own table an accept cannot override a drop elsewhere: grants mark their packets,
+    // and the host firewall accepts marked packets (src/attach/). In the user's table, accept.
+    guard: false,
+    mark: o.into ? null : o.mark,
     iface: o.iface ?? config.options.interface.value,
     log: o.log,
     families,
@@ -154,6 +162,7 @@ export function compileNft(config: KnockdConfig, o: NftOptions, plans?: readonly
     version: o.version,
     source: commentLine(o.source),
     notifyGroup: o.notifyGroup,
+    mark: markHex(o.mark),
     doors,
     runtimeDoors: program.runtimeDoors,
     table: o.into ? o.into.table : o.table,

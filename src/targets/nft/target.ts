@@ -1,5 +1,11 @@
 // The nft target: one `nft -f` transaction into knockc's own table, or into
 // the user's table with --into. Its options, checks, compile and host side.
+import { attach, hostLine, planAttach, purgeAttachments, type AttachRequest } from '../../attach/attach.js';
+import { HOST_KINDS, type HostKind } from '../../attach/detect.js';
+import { GUARD_TABLE, guardEntries } from '../../attach/guard.js';
+import { defaultEtc } from '../../attach/paths.js';
+import { DEFAULT_MARK, markHex, parseMark, type Mark } from '../../model/mark.js';
+import type { Hook } from '../../model/grant.js';
 import { codeInfo } from '../../diagnostics/codes.js';
 import type { Diagnostic } from '../../diagnostics/diagnostic.js';
 import { failed, formatChecks, notReadyMessage, type Purpose } from '../../host/checks.js';
@@ -25,6 +31,12 @@ export interface NftTargetOptions {
   /** compile: the table written; apply/run: where to load; remove/status: where to look (null: every table holding knockc). */
   readonly location: NftLocation | null;
   readonly maxSources: number | null;
+  /** The bits grants set (standalone); the host firewall's standing rule accepts them. */
+  readonly mark: Mark;
+  /** apply/run: the host firewall to attach to (auto: detected). */
+  readonly hostFirewall: HostKind | 'auto';
+  /** Root of the host firewall's saved rules (/etc; src/attach/paths.ts). */
+  readonly etc: string;
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
@@ -50,6 +62,17 @@ function maxSources(s: string): number {
 }
 
 function parseOptions(flags: Flags, command: CommandName, given: Given): NftTargetOptions {
+  const o = parseLocation(flags, command, given);
+  const markText = flags['mark'] as string | undefined;
+  const mark = markText === undefined ? DEFAULT_MARK : parseMark(markText);
+  if ('error' in mark) throw new UsageError(mark.error);
+  if (markText !== undefined && o.location?.mode === 'into') throw new UsageError('--mark is for knockc\'s own table: with --into, grants accept in your table');
+  const host = (flags['hostFirewall'] as string | undefined) ?? 'auto';
+  if (host !== 'auto' && o.location?.mode === 'into') throw new UsageError('--host-firewall is for knockc\'s own table: with --into, knockc loads into your table');
+  return { ...o, mark, hostFirewall: host as HostKind | 'auto', etc: defaultEtc() };
+}
+
+function parseLocation(flags: Flags, command: CommandName, given: Given): Pick<NftTargetOptions, 'location' | 'maxSources'> {
   const into = flags['into'] as string | undefined;
   const table = (flags['table'] as string | undefined) ?? 'knockc';
   const loadsOrLooks = command !== 'compile' && command !== 'lint';
@@ -86,6 +109,12 @@ function check(_config: unknown, plans: readonly DoorPlan[], o: NftTargetOptions
 
 interface NftCompiled extends Compiled {
   readonly program: Parameters<typeof applyNft>[0]['compiled']['program'];
+  /** Standalone: what attaching to the host firewall needs (hooks of the grants, the guard for a host without one). */
+  readonly attach: { readonly hooks: readonly Hook[]; readonly guard: ReturnType<typeof guardEntries> } | null;
+}
+
+function attachRequest(o: NftTargetOptions, loc: NftLocation, a: NonNullable<NftCompiled['attach']>): AttachRequest {
+  return { mark: o.mark, hooks: a.hooks, guard: a.guard, host: o.hostFirewall, etc: o.etc, own: (family, table) => family === 'inet' && (table === loc.table || table === GUARD_TABLE) };
 }
 
 
@@ -126,6 +155,11 @@ async function connect(run: Runner, o: NftTargetOptions, say: Say, verbose: bool
   return {
     async apply(req) {
       const loc = located();
+      // Standalone: the host firewall is found and checked BEFORE anything is loaded, so that a
+      // refusal changes nothing; attached after the load (until then the ports stay closed).
+      const a = loc.mode === 'standalone' && req.compiled.attach?.hooks.length ? attachRequest(o, loc, req.compiled.attach) : null;
+      const plan = a ? await planAttach(run, a) : null;
+      if (plan && (req.report || req.dryRun)) (req.printScript ? say.err : say.out)(hostLine(plan));
       const r = await applyNft({ run, config: req.config, compiled: req.compiled, location: loc, maxSources: o.maxSources, dryRun: req.dryRun });
       if (req.printScript) say.out(r.script);
       if (req.dryRun && !req.printScript) say.out(formatDiff(r.diff, locationText(loc)) + stateLine(r, true));
@@ -133,7 +167,20 @@ async function connect(run: Runner, o: NftTargetOptions, say: Say, verbose: bool
         const detail = formatMappedErrors(r.errors, req.source);
         throw new LoadFailed(req.dryRun ? 'nft -c rejects these rules' : 'nft refused the rules', detail.trim() ? detail : r.nftStderr, true);
       }
-      if (!req.report) return;
+      let changes: string[] = [];
+      if (plan && a) {
+        try {
+          changes = await attach(run, plan, a, req.dryRun);
+        } catch (e) {
+          const msg = e instanceof Error ? e.message : String(e);
+          throw new LoadFailed(`the doors are loaded, but attaching to the host firewall (${plan.host.kind}) failed: the granted ports stay closed`, msg, false);
+        }
+      }
+      const attached = changes.map((line) => `knockc: ${line}\n`).join('');
+      if (!req.report) {
+        if (req.dryRun) (req.printScript ? say.err : say.out)(attached);
+        return;
+      }
       // Only a warning: a failure to list must not turn a done apply into an error.
       const others = (await listDeployments(run).catch(() => [])).filter((d) => !(d.family === loc.family && d.table === loc.table));
       for (const d of others) {
@@ -143,11 +190,11 @@ async function connect(run: Runner, o: NftTargetOptions, say: Say, verbose: bool
         );
       }
       const out = req.printScript ? say.err : say.out;
-      if (req.dryRun) out(`knockc: dry run: nft -c accepts these rules (${ms(r.ms.load)}); the kernel was not touched\n`);
-      else out(summary(r));
+      if (req.dryRun) out(`${attached}knockc: dry run: nft -c accepts these rules (${ms(r.ms.load)}); the kernel was not touched\n`);
+      else out(summary(r) + attached);
       if (req.verbose) say.err(`knockc: read ${ms(r.ms.read)}, load ${ms(r.ms.load)}, total ${ms(r.ms.total)}\n`);
     },
-    async remove(verbose) {
+    async remove(verbose, purge) {
       const where: Deployment[] | null = o.location ? [{ family: o.location.family, table: o.location.table, mode: o.location.mode }] : null;
       const r = await removeNft(run, where);
       if (!r.ok) throw new LoadFailed('nft refused the removal', r.stderr, true);
@@ -160,8 +207,16 @@ async function connect(run: Runner, o: NftTargetOptions, say: Say, verbose: bool
             : `knockc: removed from table ${d.family} ${d.table}: ${x.chains} knockc chain(s), ${x.sets} set(s), ${x.hooks} jump(s)\n`,
         );
       }
-      const unguarded = [...new Set(r.removed.flatMap((x) => x.unguarded))];
-      if (unguarded.length) say.err(`knockc: note: knockc no longer guards ${unguarded.join(', ')}: new connections there are now as your own firewall leaves them\n`);
+      const granted = [...new Set(r.removed.flatMap((x) => x.unguarded))];
+      const purged = purge ? await purgeAttachments(run, o.etc) : [];
+      for (const line of purged) say.out(`knockc: ${line}\n`);
+      if (granted.length) {
+        say.err(
+          purge
+            ? `knockc: note: ${granted.join(', ')}: new connections there are now as your firewall's own rules leave them (the standing rule is gone)\n`
+            : `knockc: note: ${granted.join(', ')}: closed to everyone now (nothing marks packets for your firewall's standing rule; \`knockc remove --purge\` takes that rule out too)\n`,
+        );
+      }
       if (verbose) say.err(`knockc: ${Math.round(r.ms)} ms\n`);
     },
     async status() {
@@ -195,6 +250,14 @@ export const nftTarget: Target<NftTargetOptions, NftCompiled> = {
     },
     { flags: '--chain <chain>', help: 'with --into: your input chain to jump from (default input)', commands: ['compile', 'apply', 'run'] },
     { flags: '--forward-chain <chain>', help: 'with --into: your forward chain, for FORWARD grants', commands: ['compile', 'apply', 'run'] },
+    { flags: '--mark <bits>', help: `packet-mark bits a grant sets for your firewall's standing rule (default ${markHex(DEFAULT_MARK)})`, commands: ['compile', 'apply', 'run'] },
+    {
+      flags: '--host-firewall <kind>',
+      help: 'the host firewall to attach to (default: detected)',
+      choices: ['auto', ...HOST_KINDS],
+      default: 'auto',
+      commands: ['apply', 'run'],
+    },
   ],
   parseOptions,
   check,
@@ -212,10 +275,13 @@ export const nftTarget: Target<NftTargetOptions, NftCompiled> = {
         version: input.version,
         source: input.source,
         notifyGroup: input.notifyGroup ?? NFT_DEFAULTS.notifyGroup,
+        mark: o.mark,
       },
       input.plans,
     );
-    return { text: c.text, runtimeDoors: c.program.runtimeDoors, program: c.program };
+    const hooks = [...new Set(input.plans.flatMap((p) => FAMILIES.flatMap((f) => { const fp = p.families[f]; return fp.kind === 'kernel' ? fp.opens.map((g) => g.target.match.hook) : []; })))].sort();
+    const attach = loc?.mode === 'into' ? null : { hooks, guard: guardEntries(input.plans) };
+    return { text: c.text, runtimeDoors: c.program.runtimeDoors, program: c.program, attach };
   },
   host: { connect },
 };

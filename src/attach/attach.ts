@@ -1,0 +1,102 @@
+// Where knockc attaches on this host: the host firewall keeps deciding, and
+// accepts what knockc's grants marked through one standing rule in its own
+// configuration (standing.ts); with no firewall, knockc's guard table keeps the
+// granted ports closed (guard.ts). Detection (detect.ts) picks the firewall
+// unless --host-firewall names it.
+import { Refused } from '../targets/target.js';
+import type { Runner } from '../host/runner.js';
+import type { Hook } from '../model/grant.js';
+import type { Mark } from '../model/mark.js';
+import { decidingNftChains, detectHostFirewall, type HostFirewall, type HostKind, type IptVariant } from './detect.js';
+import { ensureFirewalld, purgeFirewalld } from './firewalld.js';
+import { ensureGuard, purgeGuard, type GuardEntry, type Unguardable } from './guard.js';
+import { ensureIptables, purgeIptables } from './iptables.js';
+import { hostPaths } from './paths.js';
+import { marksInUse, markUsesText } from './marks-in-use.js';
+import { ensureNftables, purgeNftables } from './nftables.js';
+
+export interface AttachRequest {
+  readonly mark: Mark;
+  /** Hooks knockc's grants use (input, forward). */
+  readonly hooks: readonly Hook[];
+  readonly guard: { readonly entries: readonly GuardEntry[]; readonly unguardable: readonly Unguardable[] };
+  /** --host-firewall (auto: detect). */
+  readonly host: HostKind | 'auto';
+  /** knockc's own nft tables (never a host firewall). */
+  readonly own: (family: string, table: string) => boolean;
+  /** Root of the host's configuration files (/etc; paths.ts). */
+  readonly etc: string;
+}
+
+/** The host firewall found (or named), after the checks that refuse with nothing changed. */
+export interface AttachPlan {
+  readonly host: HostFirewall;
+}
+
+async function iptVariant(run: Runner): Promise<IptVariant> {
+  const r = await run(['iptables', '-V']);
+  return /legacy/.test(r.stdout) ? 'legacy' : 'nft';
+}
+
+async function named(run: Runner, kind: HostKind, own: AttachRequest['own']): Promise<HostFirewall> {
+  const why = 'named by --host-firewall';
+  switch (kind) {
+    case 'firewalld':
+    case 'none':
+      return { kind, why };
+    case 'ufw':
+    case 'iptables':
+      return { kind, why, variant: await iptVariant(run) };
+    case 'nftables': {
+      const r = await run(['nft', '-j', 'list', 'ruleset']);
+      const chains = r.code === 0 ? decidingNftChains(r.stdout, own) : [];
+      if (!chains.length) throw new Refused('--host-firewall nftables: no nftables base chain drops at input or forward here (nothing to attach to); nothing was changed');
+      return { kind, why, chains };
+    }
+  }
+}
+
+/** Detects (or takes) the host firewall and refuses what cannot be attached safely; changes nothing. */
+export async function planAttach(run: Runner, req: AttachRequest): Promise<AttachPlan> {
+  const host = req.host === 'auto' ? await detectHostFirewall(run, req.own) : await named(run, req.host, req.own);
+  const uses = await marksInUse(run, req.mark, req.own);
+  if (uses.length) throw new Refused(`${markUsesText(uses, req.mark)}\nchoose other bits with --mark (e.g. --mark 0x02000000); nothing was changed`);
+  if (host.kind === 'none' && req.guard.unguardable.length) {
+    const u = req.guard.unguardable[0]!;
+    throw new Refused(
+      `no host firewall here (${host.why}), and [${u.door}] grants ${u.what}: knockc would have to drop every such new connection to keep it closed. ` +
+        'Set up a host firewall (knockc then attaches to it), or narrow the grant to ports; nothing was changed',
+    );
+  }
+  return { host };
+}
+
+/** "host firewall: ufw (ufw's chains are loaded ...)" */
+export function hostLine(p: AttachPlan): string {
+  return `knockc: host firewall: ${p.host.kind} (${p.host.why})\n`;
+}
+
+/** Puts the standing rule (or the guard) in place, live and persistent; what changed, one line each. */
+export async function attach(run: Runner, plan: AttachPlan, req: AttachRequest, dryRun: boolean): Promise<string[]> {
+  const h = plan.host;
+  const p = hostPaths(req.etc);
+  switch (h.kind) {
+    case 'none':
+      if (!req.guard.entries.length) return ['no compiled grant: nothing to keep closed'];
+      return ensureGuard(run, p, req.guard.entries, req.mark, dryRun);
+    case 'nftables':
+      return [...(await ensureNftables(run, p, h.chains, req.hooks, req.mark, dryRun)), ...(await purgeGuard(run, p, dryRun))];
+    case 'iptables':
+    case 'ufw':
+      return [...(await ensureIptables(run, p, h.kind, h.variant, req.hooks, req.mark, dryRun)), ...(await purgeGuard(run, p, dryRun))];
+    case 'firewalld':
+      return [...(await ensureFirewalld(run, p, req.hooks, req.mark, dryRun)), ...(await purgeGuard(run, p, dryRun))];
+  }
+}
+
+/** knockc remove --purge: every standing rule, include, saved line and guard knockc ever added. */
+export async function purgeAttachments(run: Runner, etc: string, dryRun = false): Promise<string[]> {
+  const p = hostPaths(etc);
+  return [...(await purgeNftables(run, p, dryRun)), ...(await purgeIptables(run, p, dryRun)), ...(await purgeFirewalld(run, p, dryRun)), ...(await purgeGuard(run, p, dryRun))];
+}
+
