@@ -188,6 +188,8 @@ function unit(name: string): string {
   // The comment block says how to copy the file by hand; the package has done that.
   text = text.replace(/^(#[^\n]*\n)+/, `# Installed by the knockc package. Options: /etc/default/knockc. Enable with\n#   systemctl enable --now ${name}\n`);
   sub(/^Documentation=.*$/m, `Documentation=man:knockc(1) man:knockd(1)`);
+  // The guard unit runs nft alone: no knockc options.
+  if (name === 'knockc-guard.service') return text;
   sub(/^\[Service\]$/m, '[Service]\nEnvironmentFile=-/etc/default/knockc');
   sub(/\/usr\/bin\/env knockc /g, '/usr/bin/knockc ');
   if (name === 'knockc.service') {
@@ -291,7 +293,7 @@ export function buildDeb(outDir = join(root, 'dist')): string {
   symlinkSync('../lib/knockc/knockc.mjs', r('usr/bin/knockc'));
 
   write(r('etc/default/knockc'), DEFAULTS);
-  for (const u of ['knockc.service', 'knockc-run.service']) write(r(`lib/systemd/system/${u}`), unit(u));
+  for (const u of ['knockc.service', 'knockc-run.service', 'knockc-guard.service']) write(r(`lib/systemd/system/${u}`), unit(u));
 
   write(r('usr/share/man/man1/knockc.1.gz'), gz(manPage(program, null)));
   for (const s of commands(program)) write(r(`usr/share/man/man1/knockc-${s.name()}.1.gz`), gz(manPage(program, s)));

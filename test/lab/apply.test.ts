@@ -116,8 +116,11 @@ describeLab('knockc apply / remove / status in a real kernel', () => {
     return deploymentStatus(loc, t);
   };
 
+  // Standalone doors mark their grants; the server's firewall (INPUT policy DROP, 22 and 2222
+  // closed) accepts marked packets through knockc's standing rule, as after `knockc apply`.
   beforeAll(async () => {
     await ctx.lab.server.resetFirewall();
+    await ctx.lab.server.setDefaultDropFirewall({ standing: true });
   });
   afterAll(() => {
     // Measured times, for the record (README / report).
@@ -195,6 +198,7 @@ describeLab('knockc apply / remove / status in a real kernel', () => {
     const { server, clients } = ctx.lab;
     const c0 = clients[0]!;
     await server.resetFirewall();
+    await server.setDefaultDropFirewall({ standing: true });
     expect((await apply(CONFIG_B)).ok).toBe(true);
     await c0.knock(['7000', '8000:udp', '9000']);
     const loaded = await ruleset();

@@ -67,6 +67,8 @@ export interface HostSetup {
   readonly reloadKeepsDoors: boolean;
   /** Shell printing the host's rules and configuration files (compared before apply and after purge). */
   readonly snapshot: string;
+  /** Shell that succeeds when the standing rule (or guard) is loaded: checked right after the firewall's reload. */
+  readonly standingLoaded: string;
   /** No firewall: the ports are open before apply and after purge (knockc's guard closes them in between). */
   readonly openWithoutKnockc?: boolean;
 }
@@ -88,7 +90,7 @@ async function sh(server: LabServer, script: string): Promise<string> {
 }
 
 export async function startAttachLab(h: HostSetup): Promise<Attached> {
-  const lab = await startLab({ image: hostfwImage(), clients: 2, serverTcpPorts: [22, 2222, 80], name: `attach-${h.kind}` });
+  const lab = await startLab({ image: hostfwImage(), clients: 2, serverTcpPorts: [22, 2222, 80], loopback6: true, name: `attach-${h.kind}` });
   const server = lab.server;
   await sh(server, h.setup);
   const run = labRunner(server);
@@ -130,11 +132,11 @@ async function states(a: Attached, port: number): Promise<Record<'c0v4' | 'c0v6'
 const ALL_CLOSED = { c0v4: 'closed', c0v6: 'closed', c1v4: 'closed', c1v6: 'closed' } as const;
 const ALL_OPEN = { c0v4: 'open', c0v6: 'open', c1v4: 'open', c1v6: 'open' } as const;
 
-/** Loopback (both families) and the host's allowed port 80 (both families, from a client): open, whatever knockc does. */
+/** The host's own connections (lo, both families) and its allowed port 80 (both families, from a client): open, whatever knockc does. */
 async function untouched(a: Attached, when: string): Promise<void> {
   const got = {
     lo4: await a.server.probe(22, { host: '127.0.0.1' }),
-    lo6: await a.server.probe(22, { host: '::1' }),
+    lo6: await a.server.probe(22, { host: '::1', family: 6 }),
     web4: await a.c1.probe(80, { family: 4 }),
     web6: await a.c1.probe(80, { family: 6 }),
   };
@@ -142,10 +144,10 @@ async function untouched(a: Attached, when: string): Promise<void> {
 }
 
 /** Knocks ssh from client 0 in `family`; the port opens for it only, in that family only. */
-async function knockOpens(a: Attached, family: 4 | 6, when: string): Promise<void> {
+async function knockOpens(a: Attached, family: 4 | 6, when: string, openAlready: 'c0v4' | null = null): Promise<void> {
   await a.c0.knock(SSH_KNOCK, { family, delayMs: 50 });
   await sleep(200);
-  const want = { ...ALL_CLOSED, [`c0v${family}`]: 'open' };
+  const want = { ...ALL_CLOSED, [`c0v${family}`]: 'open', ...(openAlready ? { [openAlready]: 'open' } : {}) };
   expect(await states(a, 22), `ssh after an IPv${family} knock ${when}`).toEqual(want);
 }
 
@@ -168,7 +170,7 @@ export async function runAttachMatrix(h: HostSetup): Promise<string> {
     // Open for the knocker only, in its family only, on the granted port only.
     await knockOpens(a, 4, 'after apply');
     expect(await states(a, 2222), 'web while ssh is granted').toEqual(ALL_CLOSED);
-    await knockOpens(a, 6, 'IPv6');
+    await knockOpens(a, 6, 'IPv6', 'c0v4');
     // The IPv4-only door: an IPv4 knock opens 2222 over IPv4; an IPv6 knock opens nothing.
     await a.c1.knock(WEB_KNOCK, { family: 4, delayMs: 50 });
     await a.c1.knock(WEB_KNOCK, { family: 6, delayMs: 50 });
@@ -190,6 +192,7 @@ export async function runAttachMatrix(h: HostSetup): Promise<string> {
 
     // The firewall's own reload: closed or still working, never open to others.
     await sh(a.server, h.reload);
+    expect((await a.server.exec(['sh', '-c', h.standingLoaded])).exitCode, 'the standing rule is loaded by the firewall reload itself').toBe(0);
     const afterReload = await states(a, 22);
     expect(afterReload.c1v4, 'a non-knocker after the firewall reload').toBe('closed');
     expect(afterReload.c1v6).toBe('closed');
@@ -198,7 +201,7 @@ export async function runAttachMatrix(h: HostSetup): Promise<string> {
     if (h.reloadKeepsDoors) await knockOpens(a, 4, 'after the firewall reload (no knockc step)');
     await a.apply();
     await knockOpens(a, 4, 'after the firewall reload and re-apply');
-    await knockOpens(a, 6, 'after the firewall reload and re-apply');
+    await knockOpens(a, 6, 'after the firewall reload and re-apply', 'c0v4');
 
     // knockc remove (systemctl stop knockc): closed to everyone, the knocker included.
     const removed = await a.remove(false);

@@ -31,7 +31,7 @@ describeHostFw('attach: plain nftables ruleset (issue 16)', () => {
       setup: `cat > /etc/nftables.conf <<'EOF'\n${CONF}EOF\nnft -f /etc/nftables.conf`,
       reload: 'nft -f /etc/nftables.conf',
       reloadKeepsDoors: false,
-      snapshot: SNAPSHOT_COMMON,
+      standingLoaded: 'nft list chain inet filter input | grep -q "knockc standing rule"', snapshot: SNAPSHOT_COMMON,
     });
     expect(log).toContain('included it from /etc/nftables.conf');
   }, 180_000);

@@ -10,7 +10,7 @@ import { runAttachMatrix, SNAPSHOT_COMMON } from './attach-kit.js';
 
 describeHostFw('attach: no host firewall (issue 16)', () => {
   test('the guard keeps granted ports closed in both families; purge removes it', async () => {
-    const log = await runAttachMatrix({ kind: 'none', setup: 'true', reload: 'nft -f /etc/knockc/guard.nft', reloadKeepsDoors: true, snapshot: SNAPSHOT_COMMON, openWithoutKnockc: true });
+    const log = await runAttachMatrix({ kind: 'none', setup: 'true', reload: 'nft -f /etc/knockc/guard.nft', reloadKeepsDoors: true, standingLoaded: 'nft list table inet knockc_guard >/dev/null', snapshot: SNAPSHOT_COMMON, openWithoutKnockc: true });
     expect(log).toContain('loaded table inet knockc_guard: closes tcp/22, tcp/2222');
   }, 180_000);
 });

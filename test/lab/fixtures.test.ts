@@ -196,10 +196,13 @@ async function doorsFlow(target: Target, server: LabServer, text: string, c0: La
   const fail = (what: string): never => {
     throw new Error(what);
   };
-  // A standalone deployment guards only what some door grants (port and family): the
-  // rest is the server's own firewall's business (open in the lab), as with knockd alone.
+  // A standalone deployment guards only what some door grants: iptables --guard in the family
+  // granted, knockc's nft guard in both (issue 16); the rest is the server's own firewall's
+  // business (open in the lab), as with knockd alone.
+  const grants = (q: (typeof plans)[number], f: Family): boolean | undefined => undefined !== grantOf(f === 6 ? q.families.ip6 : q.families.ip)?.port;
   const guarded = (port: number, family: Family): boolean =>
-    !target.standalone || plans.some((q) => grantOf(family === 6 ? q.families.ip6 : q.families.ip)?.port === port);
+    !target.standalone ||
+    plans.some((q) => (target.name === 'nft-guard' ? [4, 6] as const : [family]).some((f) => grants(q, f) && grantOf(f === 6 ? q.families.ip6 : q.families.ip)?.port === port));
   const expectStates = async (what: string, all: Array<[LabClient, Grant, Family, 'open' | 'closed']>): Promise<void> => {
     const checks = all.filter(([, g, f, want]) => want === 'open' || guarded(g.port, f));
     const got = await Promise.all(checks.map(([c, g, f]) => state(c, g, f)));

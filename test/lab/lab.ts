@@ -22,6 +22,8 @@
  * this host.
  */
 import './lab-env.js';
+import { iptStandingArgs } from '../../src/attach/standing.js';
+import { DEFAULT_MARK } from '../../src/model/mark.js';
 import { errMsg, imageAvailable, isCI, processAlive, sanitize, type ImageStatus } from './docker-image.js';
 
 import { readFileSync } from 'node:fs';
@@ -138,6 +140,8 @@ export interface LabOptions {
   name?: string;
   /** Give up (and clean up) when the containers have not started by then (default 120 s). */
   startTimeoutMs?: number;
+  /** IPv6 on the containers' lo (::1), which Docker turns off (default false). */
+  loopback6?: boolean;
 }
 
 export type ProbeState = 'open' | 'refused' | 'timeout';
@@ -396,10 +400,12 @@ export class LabServer extends LabNode {
    * and everything except TCP to `ports` accepted. So only new TCP connections
    * to `ports` are dropped, unless a later-appended rule accepts them.
    */
-  async setDefaultDropFirewall(opts: { ports?: number[]; families?: Family[] } = {}): Promise<void> {
+  async setDefaultDropFirewall(opts: { ports?: number[]; families?: Family[]; standing?: boolean } = {}): Promise<void> {
     const text = defaultDropRules(opts.ports);
     for (const family of opts.families ?? [4, 6]) {
       await this.iptablesRestore(text, { family });
+      // knockc's standing rule, first in INPUT, as `knockc apply` adds it (src/attach/iptables.ts).
+      if (opts.standing) await this.iptables(['-I', 'INPUT', '1', ...iptStandingArgs(DEFAULT_MARK)], { family });
     }
   }
 
@@ -553,6 +559,12 @@ class LabContainer extends GenericContainer {
     };
     return this.withNetworkMode(network);
   }
+
+  /** IPv6 on lo (Docker turns it off in containers): the host's own IPv6 connections. */
+  withLoopback6(): this {
+    this.hostConfig.Sysctls = { ...(this.hostConfig.Sysctls ?? {}), 'net.ipv6.conf.lo.disable_ipv6': '0' };
+    return this;
+  }
 }
 
 export async function startLab(options: LabOptions = {}): Promise<Lab> {
@@ -584,7 +596,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const holder: { server: LabServer | undefined } = { server: undefined };
 
   const make = (role: string, host: number, caps: string[], env: Record<string, string>) =>
-    new LabContainer(image)
+    (options.loopback6 ? new LabContainer(image).withLoopback6() : new LabContainer(image))
       .withName(`${prefix}-${role}`)
       .withHostname(role)
       .withLabels({ ...labels, 'knockc.lab.role': role })

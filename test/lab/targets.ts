@@ -7,8 +7,11 @@
  *   knockd          knockd -i eth0 running the config's iptables commands against
  *                   setDefaultDropFirewall (INPUT policy DROP, new TCP to the
  *                   protected ports dropped unless a command ACCEPTs it)
- *   nft             `knockc compile -i eth0`: table inet knockc on an otherwise open
- *                   server (the standalone table guards granted ports itself)
+ *   nft             `knockc compile -i eth0`: table inet knockc behind setDefaultDropFirewall
+ *                   (as knockd), whose INPUT accepts the packets knockc's grants mark
+ *                   through knockc's standing rule (src/attach/), as `knockc apply` adds it
+ *   nft-guard       table inet knockc and knockc's guard table on an open server (what
+ *                   `knockc apply` loads on a host without a firewall)
  *   nft-into        `knockc compile -i eth0 --into "inet filter"` loaded into the
  *                   user's table inet filter (input policy drop, established
  *                   accepted, everything but new TCP to the protected ports accepted)
@@ -17,11 +20,15 @@
  *                   hooked with `-I INPUT 1 -j knockc_input`
  *   iptables-guard  the same with --guard, on an open server
  *
- * Standalone targets (nft, iptables-guard) only guard the ports a door grants:
+ * Standalone targets (nft-guard, iptables-guard) only guard the ports a door grants:
  * a port no door grants stays as the rest of the firewall leaves it (open here).
  */
 import type { KnockdConfig } from '../../src/frontend/config.js';
 import { parseConfigText } from '../../src/frontend/load.js';
+import { guardEntries, guardScript } from '../../src/attach/guard.js';
+import { iptStandingArgs } from '../../src/attach/standing.js';
+import { DEFAULT_MARK } from '../../src/model/mark.js';
+import { planDoors } from '../../src/model/plan.js';
 import { compileIptables, IPTABLES_DEFAULTS } from '../../src/targets/iptables/generate.js';
 import { compileNft, NFT_DEFAULTS } from '../../src/targets/nft/generate.js';
 import { defaultDropRules, heredoc, RESET_FIREWALL_SH, startLab, type Family, type Lab, type LabOptions, type LabServer } from './lab.js';
@@ -140,8 +147,20 @@ export const ALL_KNOCKC_TARGETS: readonly Target[] = [
   {
     name: 'nft',
     kind: 'knockc',
+    standalone: false,
+    deploy: (server, config, opts = {}) =>
+      resetAnd(server, [
+        ...defaultDropSh(opts.protectedPorts ?? PROTECTED_PORTS),
+        ...['iptables', 'ip6tables'].map((t) => `${t} -I INPUT 1 ${iptStandingArgs(DEFAULT_MARK).map((a) => (a.includes(' ') ? `"${a}"` : a)).join(' ')}`),
+        `nft -f - ${heredoc(compileNftText(config, false))}`,
+      ]),
+  },
+  {
+    name: 'nft-guard',
+    kind: 'knockc',
     standalone: true,
-    deploy: (server, config) => resetAnd(server, [`nft -f - ${heredoc(compileNftText(config, false))}`]),
+    deploy: (server, config) =>
+      resetAnd(server, [`nft -f - ${heredoc(compileNftText(config, false))}`, `nft -f - ${heredoc(guardScript(guardEntries(planDoors(parseOrThrow(config))).entries, DEFAULT_MARK))}`]),
   },
   {
     name: 'nft-into',
