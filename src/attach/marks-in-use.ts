@@ -52,7 +52,7 @@ export function nftMarkUses(ruleset: string, bits: number, own: (family: string,
     if (!table || own(table.family, table.name) || isKnockcName(chain) || l.includes(STANDING_COMMENT)) continue;
     if (!/\bmark\b/.test(l) || /^(type|policy|chain|table|set|map)\b/.test(l)) continue;
     // A standing rule as iptables-nft lists it (its comment is not shown): it only reads the bits.
-    const standing = /^meta mark & (0x[0-9a-f]+) == (0x[0-9a-f]+) (counter packets \d+ bytes \d+ )?accept\b/.exec(l);
+    const standing = /^meta mark & (0x[0-9a-f]+) == (0x[0-9a-f]+)\s+(counter packets \d+ bytes \d+\s+)?accept\b/.exec(l);
     if (standing && standing[1] === standing[2]) continue;
     if (markValues(l).some((n) => overlaps(n, bits))) out.push({ where: `table ${table.family} ${table.name} chain ${chain}`, text: l });
   }
