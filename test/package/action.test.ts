@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../cli/built.js';
 import { installKnockc, pathWith, requireTool } from './installed.js';
 
-const have = requireTool('python3', 'python3-yaml', ['-c', 'import yaml']);
+const have = requireTool('/usr/bin/python3', 'python3-yaml', ['-c', 'import yaml']);
 
 interface Step {
   name?: string;
@@ -40,7 +40,7 @@ describe.skipIf(!have)('action.yml', () => {
   let dir = '';
   let bin = '';
   beforeAll(() => {
-    const json = execFileSync('python3', ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)', join(ROOT, 'action.yml')], { encoding: 'utf8' });
+    const json = execFileSync('/usr/bin/python3', ['-c', 'import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)', join(ROOT, 'action.yml')], { encoding: 'utf8' });
     action = JSON.parse(json) as Action;
     dir = mkdtempSync(join(tmpdir(), 'knockc-action-'));
     bin = installKnockc(dir);
