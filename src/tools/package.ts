@@ -211,7 +211,7 @@ Version: ${VERSION}
 Architecture: all
 Maintainer: knockc maintainers <knockc@example.org>
 Installed-Size: ${size}
-Depends: nodejs (>= 18.19), nftables | iptables
+Depends: nodejs (>= 18.19), nftables | iptables, procps
 Recommends: tcpdump
 Suggests: knockd
 Section: net
