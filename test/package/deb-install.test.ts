@@ -6,6 +6,7 @@
 //   knockc apply of a seed config, then real knocks from a second container (the lab image's
 //   `knock` client, on an --internal network of documentation addresses): tcp/22 is dropped
 //   before the knock and opens after it; knockc status --format openmetrics counts it;
+//   knockc-metrics.service's command writes the textfile Debian's node_exporter then exports;
 //   knockc remove, apt-get purge: no file of the package and no knockc rule is left.
 // Docker is required under CI=true (the test fails, never skips).
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
@@ -135,7 +136,8 @@ describe.skipIf(!docker)('the .deb on bare Debian, installed with apt-get', () =
         // debootstrap's minbase writes no dpkg path-exclude (Docker's official images do): the pages are installed.
         expect(exec('grep -rqs "path-exclude.*man" /etc/dpkg/dpkg.cfg.d/').status).not.toBe(0);
         expect(sh('test -s /usr/share/man/man1/knockc.1.gz && echo ok').trim()).toBe('ok');
-        sh('export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q --no-install-recommends man-db systemd netcat-openbsd >/tmp/tools.log 2>&1 || { tail -20 /tmp/tools.log; exit 1; }', 280_000);
+        // (and what the later steps use: systemd-analyze, nc, Debian's node_exporter)
+        sh('export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q --no-install-recommends man-db systemd netcat-openbsd prometheus-node-exporter >/tmp/tools.log 2>&1 || { tail -20 /tmp/tools.log; exit 1; }', 280_000);
         const page = sh('MANWIDTH=100 man -P cat knockc');
         expect(page).toMatch(/^NAME\n\s+knockc - compiles knockd\.conf port-knocking doors into nftables\/iptables rules$/m);
         expect(page).toMatch(/^COMMANDS$/m);
@@ -166,9 +168,26 @@ describe.skipIf(!docker)('the .deb on bare Debian, installed with apt-get', () =
         expect(m.endsWith('# EOF\n')).toBe(true);
       });
 
+      it('knockc-metrics.service\'s command feeds Debian\'s node_exporter (textfile collector)', { timeout: 120_000 }, () => {
+        // The installed unit's ExecStart with /etc/default/knockc's options, as systemd would run it
+        // (no systemd runs in the container); the package made the directory.
+        sh('test -d /var/lib/prometheus/node-exporter');
+        sh('set -a; . /etc/default/knockc; set +a; cmd=$(sed -n "s/^ExecStart=//p" /lib/systemd/system/knockc-metrics.service); eval "$cmd"');
+        expect(sh('ls /var/lib/prometheus/node-exporter').split('\n').filter(Boolean)).toEqual(['knockc.prom']);
+        // Debian's node_exporter, on a port of its own (the package may have started one on 9100).
+        sh('(prometheus-node-exporter --web.listen-address=127.0.0.1:9199 --collector.textfile.directory=/var/lib/prometheus/node-exporter >/tmp/ne.log 2>&1 &)');
+        const scrape = sh(
+          `for i in $(seq 1 50); do node -e "fetch('http://127.0.0.1:9199/metrics').then(r => r.text()).then(t => process.stdout.write(t), () => process.exit(1))" && exit 0; sleep 0.2; done; cat /tmp/ne.log; exit 1`,
+        );
+        expect(scrape).toMatch(/^node_textfile_scrape_error 0$/m);
+        expect(scrape).toMatch(/^knockc_sequences_completed_total\{[^}]*door="opencloseSSH"[^}]*\} 1$/m);
+        expect(scrape).toMatch(/^knockc_rules_loaded 1$/m);
+        expect(scrape).toMatch(/^node_textfile_mtime_seconds\{file="[^"]*knockc\.prom"\} /m);
+      });
+
       it('knockc remove, then apt-get purge: no file of the package, no knockc rule', { timeout: 300_000 }, () => {
         // What knockc run and the metrics timer write, so that purge must remove them too.
-        sh('mkdir -p /var/lib/knockc /var/lib/prometheus/node-exporter && echo "[]" >/var/lib/knockc/pending.json && knockc status --format prometheus -o /var/lib/prometheus/node-exporter/knockc.prom');
+        sh('mkdir -p /var/lib/knockc && echo "[]" >/var/lib/knockc/pending.json && test -f /var/lib/prometheus/node-exporter/knockc.prom');
         sh('dpkg -L knockc | while read -r f; do [ -d "$f" ] || echo "$f"; done >/tmp/files');
         const files = sh('cat /tmp/files').split('\n').filter(Boolean);
         expect(files).toContain('/usr/bin/knockc');
