@@ -36,6 +36,7 @@ export function registerStatus(program: Command, run: Runner = localRunner): voi
     .option('--pid-file <file>', "knockc run's PID file: whether it runs", DEFAULT_PID_FILE)
     .action((flags: StatusFlags & Record<string, unknown>, cmd: Command) =>
       failuresToExit(async () => {
+        if (flags.json && flags.format !== 'text' && flags.format !== 'json') throw new UsageError(`--json and --format ${flags.format} ask for two outputs: give one`);
         const format = flags.json ? 'json' : flags.format;
         const metrics = format === 'openmetrics' || format === 'prometheus';
         if (flags.output !== undefined && !metrics) throw new UsageError('--output writes metrics: use it with --format openmetrics or --format prometheus');
