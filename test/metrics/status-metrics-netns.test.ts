@@ -168,5 +168,8 @@ describe.skipIf(!ready)('knockc status --format openmetrics on loaded rules (scr
     const usage = knockc('status', '-o', out);
     expect(usage.status).toBe(2);
     expect(usage.stderr).toContain('--output writes metrics');
+    const both = knockc('status', '--json', '--format', 'openmetrics');
+    expect(both.status).toBe(2);
+    expect(both.stderr).toBe('knockc: --json and --format openmetrics ask for two outputs: give one\n');
   });
 });
