@@ -62,6 +62,13 @@ describe.skipIf(!have)('pre-commit hook knockc-lint (.pre-commit-hooks.yaml)', (
     expect(r.stdout).toMatch(/^knockc lint\.+Passed$/m);
   });
 
+  it('pre-commit try-repo on this checkout runs the same hook', { timeout: 120_000 }, () => {
+    // try-repo clones the checkout (uncommitted changes included): the manifest as it is here.
+    const r = preCommit('try-repo', ROOT, 'knockc-lint', '--all-files');
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^knockc lint\.+Passed$/m);
+  });
+
   it('fails on a bad knockd.conf with knockc\'s coded message', { timeout: 120_000 }, () => {
     mkdirSync(join(project, 'bad'), { recursive: true });
     writeFileSync(join(project, 'bad/knockd.conf'), BAD);
