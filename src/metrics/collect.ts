@@ -25,11 +25,22 @@ class Stages {
 
 /** Knocks per stage and set fill of one nft deployment's table. */
 export function nftDetails(where: Where, t: LiveTable): { stages: StageKnocks[]; sets: SetFill[] } {
+  // A door chain's door: the labelled rules that jump to it say it ("[door] line N"), whether
+  // the door's state is in sets of its own or in sets shared by every door; a per-door set's
+  // comment says it too.
   const doorOf = new Map<string, { door: string; line: number }>();
+  for (const r of t.rules) {
+    const l = isKnockcName(r.chain) ? doorLabel(r.comment) : null;
+    if (!l) continue;
+    for (const target of r.targets) {
+      const id = doorChainOf(target);
+      if (id && !doorOf.has(id)) doorOf.set(id, { door: l.door, line: l.line });
+    }
+  }
   for (const s of t.sets) {
     const id = doorIdOfName(s.name);
     const l = doorLabel(s.comment);
-    if (id && l && isKnockcName(s.name) && setMeaning(s.name).role !== 'grant') doorOf.set(id, { door: l.door, line: l.line });
+    if (id && l && !doorOf.has(id) && isKnockcName(s.name) && setMeaning(s.name).role !== 'grant') doorOf.set(id, { door: l.door, line: l.line });
   }
   const st = new Stages();
   for (const r of t.rules) {
