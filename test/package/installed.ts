@@ -5,11 +5,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ensureBuilt, ROOT } from '../cli/built.js';
+import { isCI } from '../lab/docker-image.js';
 
-export const CI = ((): boolean => {
-  const ci = process.env['CI'];
-  return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
-})();
+export const CI = isCI();
 
 /** Whether `cmd` runs (`cmd args` exits 0). */
 export function available(cmd: string, args: readonly string[] = ['--version']): boolean {
