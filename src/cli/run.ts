@@ -24,6 +24,7 @@ import type { KnockdConfig } from '../frontend/config.js';
 import { loadConfigFile } from '../frontend/load.js';
 import { formatPosition } from '../frontend/source.js';
 import { Stops } from '../runtime/stops.js';
+import { COMMAND_COUNTS_FILE, CommandCounter } from '../runtime/command-counts.js';
 
 interface RunFlags extends CommonFlags {
   stateDir: string;
@@ -71,13 +72,20 @@ export function registerRun(program: Command, run: Runner = localRunner): void {
       const pidFile = resolve(flags.pidFile ?? (opts.pidFile.from ? opts.pidFile.value : DEFAULT_PID_FILE));
       const store = new PendingStore(join(resolve(flags.stateDir), 'pending.json'));
       // One scheduler of pending stops for the process: they run on time across reloads, failed ones included.
-      const stops = new Stops({ exec: shell, now: () => Date.now(), log: (m) => log.line(m), loadPending: () => store.load(), savePending: (l) => store.save(l) });
+      // Every command's outcome is counted for `knockc status --format openmetrics` (commands.json).
+      const counter = new CommandCounter(join(resolve(flags.stateDir), COMMAND_COUNTS_FILE), (m) => log.line(m));
+      const counted = (command: string): Promise<number | null> =>
+        shell(command).then((status) => {
+          counter.ended(status);
+          return status;
+        });
+      const stops = new Stops({ exec: counted, now: () => Date.now(), log: (m) => log.line(m), loadPending: () => store.load(), savePending: (l) => store.save(l) });
       const makeRuntime = (config: KnockdConfig): Runtime =>
         new Runtime(
           config,
           {
             deploy: deployer(session, request),
-            exec: shell,
+            exec: counted,
             now: () => Date.now(),
             log: (m) => log.line(m),
             unusedSequences,

@@ -176,6 +176,10 @@ KNOCKC_REMOVE_OPTS=""
 
 # knockc-run.service: options of \`knockc run\`, e.g. KNOCKC_RUN_OPTS="--nflog-group 4242"
 KNOCKC_RUN_OPTS=""
+
+# knockc-metrics.service (started by knockc-metrics.timer): options of knockc status,
+# e.g. KNOCKC_METRICS_OPTS="--target iptables"
+KNOCKC_METRICS_OPTS=""
 `;
 
 /** A unit of templates/systemd as installed: /usr/bin/knockc, options from /etc/default/knockc. */
@@ -187,14 +191,16 @@ function unit(name: string): string {
   };
   // The comment block says how to copy the file by hand; the package has done that.
   text = text.replace(/^(#[^\n]*\n)+/, `# Installed by the knockc package. Options: /etc/default/knockc. Enable with\n#   systemctl enable --now ${name}\n`);
-  sub(/^Documentation=.*$/m, `Documentation=man:knockc(1) man:knockd(1)`);
-  // The guard unit runs nft alone: no knockc options.
-  if (name === 'knockc-guard.service') return text;
+  sub(/^Documentation=.*$/m, name.startsWith('knockc-metrics.') ? 'Documentation=man:knockc-status(1) man:knockc(1)' : `Documentation=man:knockc(1) man:knockd(1)`);
+  // The timer and the guard unit (nft alone) take no knockc options.
+  if (name.endsWith('.timer') || name === 'knockc-guard.service') return text;
   sub(/^\[Service\]$/m, '[Service]\nEnvironmentFile=-/etc/default/knockc');
   sub(/\/usr\/bin\/env knockc /g, '/usr/bin/knockc ');
   if (name === 'knockc.service') {
     sub(/^(Exec(?:Start|Reload)=\/usr\/bin\/knockc apply) /gm, '$1 $KNOCKC_OPTS ');
     sub(/^(ExecStop=\/usr\/bin\/knockc remove)$/m, '$1 $KNOCKC_REMOVE_OPTS');
+  } else if (name === 'knockc-metrics.service') {
+    sub(/^(ExecStart=\/usr\/bin\/knockc status) /m, '$1 $KNOCKC_METRICS_OPTS ');
   } else {
     sub(/^(ExecStart=\/usr\/bin\/knockc run) /m, '$1 $KNOCKC_RUN_OPTS ');
   }
@@ -206,7 +212,7 @@ Version: ${VERSION}
 Architecture: all
 Maintainer: knockc maintainers <knockc@example.org>
 Installed-Size: ${size}
-Depends: nodejs (>= 18.19), nftables | iptables
+Depends: nodejs (>= 18.19), nftables | iptables, procps
 Recommends: tcpdump
 Suggests: knockd
 Section: net
@@ -259,11 +265,13 @@ fi
 `;
 
 const POSTRM = `#!/bin/sh
-# knockc: purge removes what knockc itself wrote (the runtime's pending stop commands), nothing
-# else; rules still loaded stay loaded (knockc remove takes them out). Never touches the firewall.
+# knockc: purge removes what knockc itself wrote (the runtime's pending stop commands and command
+# counts, the metrics file), nothing else; rules still loaded stay loaded (knockc remove takes
+# them out). Never touches the firewall.
 set -e
 if [ "$1" = "purge" ]; then
-\trm -f /var/lib/knockc/pending.json /var/lib/knockc/pending.json.tmp-*
+\trm -f /var/lib/knockc/pending.json /var/lib/knockc/pending.json.tmp-* /var/lib/knockc/commands.json /var/lib/knockc/commands.json.tmp-*
+\trm -f /var/lib/prometheus/node-exporter/knockc.prom /var/lib/prometheus/node-exporter/knockc.prom.tmp-*
 \trmdir /var/lib/knockc 2>/dev/null || true
 fi
 if [ -d /run/systemd/system ]; then
@@ -293,7 +301,7 @@ export function buildDeb(outDir = join(root, 'dist')): string {
   symlinkSync('../lib/knockc/knockc.mjs', r('usr/bin/knockc'));
 
   write(r('etc/default/knockc'), DEFAULTS);
-  for (const u of ['knockc.service', 'knockc-run.service', 'knockc-guard.service']) write(r(`lib/systemd/system/${u}`), unit(u));
+  for (const u of ['knockc.service', 'knockc-run.service', 'knockc-guard.service', 'knockc-metrics.service', 'knockc-metrics.timer']) write(r(`lib/systemd/system/${u}`), unit(u));
 
   write(r('usr/share/man/man1/knockc.1.gz'), gz(manPage(program, null)));
   for (const s of commands(program)) write(r(`usr/share/man/man1/knockc-${s.name()}.1.gz`), gz(manPage(program, s)));

@@ -5,6 +5,7 @@
 #   test/lab/build-image.sh --force    # rebuild even if the tag exists
 #   test/lab/build-image.sh --variant hostfw   # the host-firewall image instead
 #   test/lab/build-image.sh --variant bare     # a bare Debian 12 (test/package/deb-install.test.ts)
+#   test/lab/build-image.sh --variant bare-trixie   # the same, Debian 13 (knockc-bare-trixie)
 #
 # The image is tagged knockc-lab:TAG (TAG = short hash of packages.txt, this
 # script and the Dockerfile) and knockc-lab:latest. The build is skipped when
@@ -32,6 +33,9 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SUITE="bookworm"
+# The suite whose 'deb' source in /etc/apt names the mirror (the machine is Debian 12: a
+# Debian 13 image comes from the same archive, which carries every suite).
+MIRROR_SUITE="bookworm"
 FORCE=0
 VARIANT=lab
 
@@ -65,7 +69,14 @@ case "$VARIANT" in
     WANTED="${KNOCKC_BARE_IMAGE:-}"
     WANTED_VAR=KNOCKC_BARE_IMAGE
     ;;
-  *) echo "build-image.sh: unknown variant '$VARIANT' (lab|hostfw|bare)" >&2; exit 2 ;;
+  bare-trixie)
+    REPO="knockc-bare-trixie"
+    PACKAGES_FILE="$HERE/packages-bare.txt"
+    WANTED="${KNOCKC_BARE_TRIXIE_IMAGE:-}"
+    WANTED_VAR=KNOCKC_BARE_TRIXIE_IMAGE
+    SUITE="trixie"
+    ;;
+  *) echo "build-image.sh: unknown variant '$VARIANT' (lab|hostfw|bare|bare-trixie)" >&2; exit 2 ;;
 esac
 
 log() { printf '[build-image] %s\n' "$*" >&2; }
@@ -86,7 +97,7 @@ fi
 mapfile -t PACKAGES < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$PACKAGES_FILE" | grep -v '^$')
 ((${#PACKAGES[@]} > 0)) || die "no packages in $PACKAGES_FILE"
 
-TAG="$(cat "$PACKAGES_FILE" "$HERE/build-image.sh" "$HERE/Dockerfile" | sha256sum | cut -c1-12)"
+TAG="$( (cat "$PACKAGES_FILE" "$HERE/build-image.sh" "$HERE/Dockerfile"; echo "$SUITE") | sha256sum | cut -c1-12)"
 IMAGE="$REPO:$TAG"
 
 finish() {
@@ -111,9 +122,9 @@ fi
 
 # --- mirror discovery -------------------------------------------------------
 # Prints "URI<TAB>KEYRING" lines (KEYRING may be empty) for every enabled
-# 'deb' source of $SUITE, deb822 files first, then classic one-line files.
+# 'deb' source of $MIRROR_SUITE, deb822 files first, then classic one-line files.
 find_mirrors() {
-  local f
+  local f SUITE="$MIRROR_SUITE"
   shopt -s nullglob
   for f in /etc/apt/sources.list.d/*.sources; do
     awk -v suite="$SUITE" '
@@ -170,7 +181,7 @@ build_debootstrap() {
   else
     local first
     first="$(find_mirrors | head -n1)"
-    [[ -n "$first" ]] || die "no 'deb ... $SUITE' source found in /etc/apt/sources.list{,.d/*}; set KNOCKC_LAB_MIRROR"
+    [[ -n "$first" ]] || die "no 'deb ... $MIRROR_SUITE' source found in /etc/apt/sources.list{,.d/*}; set KNOCKC_LAB_MIRROR"
     mirror="${first%%$'\t'*}"
     keyring="${first#*$'\t'}"
   fi

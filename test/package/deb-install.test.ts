@@ -1,12 +1,19 @@
-// The .deb on a bare Debian 12 (debootstrap minbase, test/lab/build-image.sh --variant bare):
-// `apt-get install ./knockc_*.deb` pulls only Debian's packages (nodejs 18 among them), then
-// knockc --version and lint run, and purge leaves no file of knockc's. About 15 s with the image
-// cached (35 s to build it). Under CI=true a missing Docker engine fails the file, never skips it.
-import { execFileSync, spawnSync } from 'node:child_process';
+// The .deb on bare Debian 12 (bookworm, nodejs 18) and Debian 13 (trixie, nodejs 20) images built
+// offline by debootstrap (test/lab/build-image.sh --variant bare / bare-trixie), as docs/install.md
+// and the README's "Install on a server" say to use it:
+//   apt-get install ./knockc_*.deb   pulls only Debian packages (every download from the mirror);
+//   knockc --version, man knockc, systemd-analyze verify of the installed units;
+//   knockc apply of a seed config, then real knocks from a second container (the lab image's
+//   `knock` client, on an --internal network of documentation addresses): tcp/22 is dropped
+//   before the knock and opens after it; knockc status --format openmetrics counts it;
+//   knockc-metrics.service's command writes the textfile Debian's node_exporter then exports;
+//   knockc remove, apt-get purge: no file of the package and no knockc rule is left.
+// Docker is required under CI=true (the test fails, never skips).
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, ROOT } from '../cli/built.js';
 
 const CI = Boolean(process.env['CI']) && process.env['CI'] !== 'false';
@@ -14,54 +21,189 @@ const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as
 const docker = spawnSync('docker', ['info'], { stdio: 'ignore' }).status === 0 && process.getuid?.() === 0;
 if (!docker && CI) throw new Error('Docker engine (as root) unavailable under CI=true: the .deb install test must run');
 
-const SCRIPT = String.raw`
-set -e
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q >/dev/null
-cd /mnt
-apt-get install -y -q ./knockc_*_all.deb >/tmp/apt.log 2>&1 || { cat /tmp/apt.log; exit 1; }
-echo "node=$(node --version)"
-echo "version=$(knockc --version)"
-knockc lint seed.conf >/tmp/lint.out 2>&1 && echo "lint=0" || echo "lint=$?"
-dpkg-query -W -f='${'$'}{Version}\n' nodejs | sed 's/^/nodejs=/'
-dpkg -L knockc | while read -r f; do [ -d "$f" ] || echo "$f"; done >/tmp/files
-mkdir -p /var/lib/knockc && echo '[]' >/var/lib/knockc/pending.json   # what knockc run writes
-apt-get purge -y -q knockc >/dev/null 2>&1
-while read -r f; do [ -e "$f" ] || [ -L "$f" ] && echo "left=$f"; done </tmp/files
-[ -e /var/lib/knockc ] && echo "left=/var/lib/knockc"
-echo "files=$(wc -l </tmp/files)"
-echo done
-`;
+const RELEASES = [
+  { name: 'Debian 12 (bookworm)', variant: 'bare', env: 'KNOCKC_BARE_IMAGE', node: /^v18\.\d+\.\d+$/, suite: 'bookworm' },
+  { name: 'Debian 13 (trixie)', variant: 'bare-trixie', env: 'KNOCKC_BARE_TRIXIE_IMAGE', node: /^v20\.\d+\.\d+$/, suite: 'trixie' },
+] as const;
 
-describe.skipIf(!docker)('apt-get install ./knockc_*.deb on a bare Debian 12', () => {
-  let image = '';
+const image = (variant: string, env: string): string =>
+  process.env[env] || execFileSync(join(ROOT, 'test/lab/build-image.sh'), variant === 'lab' ? [] : ['--variant', variant], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+
+function dockerRun(args: string[], timeout = 240_000): SpawnSyncReturns<string> {
+  return spawnSync('docker', args, { encoding: 'utf8', timeout });
+}
+function must(args: string[], timeout?: number): string {
+  const r = dockerRun(args, timeout);
+  if (r.status !== 0) throw new Error(`docker ${args.slice(0, 3).join(' ')} ...: exit ${r.status}\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** An --internal network on a free /28 of the documentation ranges (the lab's other tests use them too). */
+function internalNetwork(name: string): { name: string; base: string } {
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const ids = must(['network', 'ls', '-q']).split('\n').filter(Boolean);
+    const used = new Set(ids.length ? must(['network', 'inspect', '--format', '{{range .IPAM.Config}}{{.Subnet}} {{end}}', ...ids]).split(/\s+/) : []);
+    const free = ['198.51.100', '203.0.113'].flatMap((b) => Array.from({ length: 16 }, (_, i) => `${b}.${i * 16}`)).filter((s) => !used.has(`${s}/28`));
+    const pick = free[Math.floor(Math.random() * Math.min(free.length, 8))];
+    if (!pick) throw new Error('no free /28 left in 198.51.100.0/24 and 203.0.113.0/24 (stale lab networks? docker network ls)');
+    const o = pick.split('.').map(Number);
+    const r = dockerRun(['network', 'create', '--internal', '--subnet', `${pick}/28`, '--gateway', `${o[0]}.${o[1]}.${o[2]}.${o[3]! + 1}`, name]);
+    if (r.status === 0) return { name, base: `${o[0]}.${o[1]}.${o[2]}.${o[3]!}` };
+    if (!/overlap|already|in use/i.test(r.stderr)) throw new Error(`docker network create: ${r.stderr}`);
+  }
+  throw new Error('could not create an internal network');
+}
+const plus = (base: string, n: number): string => base.replace(/\d+$/, (x) => String(Number(x) + n));
+
+describe.skipIf(!docker)('the .deb on bare Debian, installed with apt-get', () => {
   let deb = '';
   let out = '';
+  let lab = '';
   beforeAll(() => {
     ensureBuilt();
-    image = process.env['KNOCKC_BARE_IMAGE'] || execFileSync(join(ROOT, 'test/lab/build-image.sh'), ['--variant', 'bare'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
     out = mkdtempSync(join(tmpdir(), 'knockc-deb-out-'));
     deb = execFileSync(process.execPath, [join(ROOT, 'dist/tools/package.js'), out], { cwd: ROOT, encoding: 'utf8' }).trim();
-    return () => rmSync(out, { recursive: true, force: true });
+    lab = image('lab', 'KNOCKC_LAB_IMAGE');
+  }, 300_000);
+  afterAll(() => {
+    if (out) rmSync(out, { recursive: true, force: true });
   });
 
-  it('installs with Debian\'s nodejs, runs, and purges clean', { timeout: 300_000 }, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'knockc-deb-install-'));
-    const name = `knockc-deb-install-${process.pid}`;
-    try {
-      copyFileSync(deb, join(dir, `knockc_${version}_all.deb`));
-      copyFileSync(join(ROOT, 'fixtures/seed-fr-monitoring-opencloseSSH.conf'), join(dir, 'seed.conf'));
-      const r = spawnSync('docker', ['run', '--rm', '--name', name, '-v', `${dir}:/mnt:ro`, image, 'sh', '-c', SCRIPT], { encoding: 'utf8', timeout: 280_000 });
-      const out = r.stdout;
-      expect(out, r.stderr).toContain('\ndone');
-      expect(out).toMatch(/^node=v18\.\d+\.\d+$/m); // Debian 12's own nodejs
-      expect(out).toContain(`version=${version}\n`);
-      expect(out).toContain('lint=0\n');
-      expect(out).not.toMatch(/^left=/m);
-      expect(Number(/^files=(\d+)$/m.exec(out)?.[1])).toBeGreaterThan(10);
-    } finally {
-      spawnSync('docker', ['rm', '-f', name], { stdio: 'ignore' });
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  for (const rel of RELEASES) {
+    describe(rel.name, () => {
+      const tag = `knockc-deb-${rel.variant}-${process.pid}`;
+      const server = `${tag}-server`;
+      const client = `${tag}-client`;
+      let net = { name: '', base: '' };
+      let dir = '';
+      const exec = (script: string, timeout?: number) => dockerRun(['exec', server, 'sh', '-c', script], timeout);
+      const sh = (script: string, timeout?: number): string => {
+        const r = exec(script, timeout);
+        if (r.status !== 0) throw new Error(`${script}: exit ${r.status}\n${r.stdout}\n${r.stderr}`);
+        return r.stdout;
+      };
+      const fromClient = (...argv: string[]) => dockerRun(['exec', client, ...argv], 60_000);
+      const serverIp = (): string => plus(net.base, 2);
+      /** Whether a TCP connection from the client to the server's port 22 opens within 3 s. */
+      const connects = (): boolean => fromClient('nc', '-z', '-w', '3', serverIp(), '22').status === 0;
+
+      beforeAll(() => {
+        const img = image(rel.variant, rel.env);
+        dir = mkdtempSync(join(tmpdir(), 'knockc-deb-install-'));
+        copyFileSync(deb, join(dir, `knockc_${version}_all.deb`));
+        // 7000/udp, 8000/tcp (SYN), 9000/udp within 5 s open tcp/22 for 30 s.
+        copyFileSync(join(ROOT, 'fixtures/seed-fr-monitoring-opencloseSSH.conf'), join(dir, 'knockd.conf'));
+        for (const c of [server, client]) dockerRun(['rm', '-f', c]);
+        dockerRun(['network', 'rm', `${tag}-net`]);
+        // The server starts on the default bridge (apt-get reaches the mirror), then joins the
+        // internal network the knocks come over; the client is on the internal network only.
+        must(['run', '-d', '--name', server, '--cap-add', 'NET_ADMIN', '--cap-add', 'NET_RAW', '-v', `${dir}:/mnt:ro`, img, 'sleep', 'infinity']);
+        net = internalNetwork(`${tag}-net`);
+        must(['network', 'connect', '--ip', serverIp(), net.name, server]);
+        must(['run', '-d', '--name', client, '--network', net.name, '--ip', plus(net.base, 3), '--cap-add', 'NET_ADMIN', '--cap-add', 'NET_RAW', lab, 'sleep', 'infinity']);
+      }, 300_000);
+      afterAll(() => {
+        for (const c of [server, client]) dockerRun(['rm', '-f', c]);
+        if (net.name) dockerRun(['network', 'rm', net.name]);
+        if (dir) rmSync(dir, { recursive: true, force: true });
+      });
+
+      it('apt-get install ./knockc_*.deb takes every dependency from Debian\'s mirror; knockc runs on Debian\'s nodejs', { timeout: 300_000 }, () => {
+        const mirror = sh(`sed -n 's/^deb \\(\\S*\\) ${rel.suite} .*/\\1/p' /etc/apt/sources.list`).trim();
+        expect(mirror).toMatch(/^https?:\/\//);
+        const log = sh('export DEBIAN_FRONTEND=noninteractive; apt-get update -q >/dev/null && cd /mnt && apt-get install -y -q ./knockc_*_all.deb 2>&1', 280_000);
+        // "Get:1 /mnt/knockc_V_all.deb knockc all V [..]" and "Get:2 MIRROR SUITE/main amd64 PACKAGE amd64 V [..]".
+        const gets = [...log.matchAll(/^Get:\d+ (.*)$/gm)].map((m) => m[1]!.split(' '));
+        expect(gets.length).toBeGreaterThan(5);
+        const pkgs: string[] = [];
+        for (const g of gets) {
+          if (g[0]!.startsWith('/mnt/')) {
+            expect(g[1]).toBe('knockc');
+            pkgs.push(g[1]!);
+          } else {
+            expect(g[0], g.join(' ')).toBe(mirror);
+            expect(g[1], g.join(' ')).toMatch(new RegExp(`^${rel.suite}(-updates|-security)?/main$`));
+            pkgs.push(g[3]!);
+          }
+        }
+        expect(pkgs).toContain('nodejs');
+        expect(pkgs.filter((p) => p === 'knockc')).toHaveLength(1);
+        expect(sh('node --version').trim()).toMatch(rel.node);
+        expect(sh('knockc --version').trim()).toBe(version);
+      });
+
+      it('man knockc shows the manual (man-db from Debian; nothing excludes man pages)', { timeout: 300_000 }, () => {
+        // debootstrap's minbase writes no dpkg path-exclude (Docker's official images do): the pages are installed.
+        expect(exec('grep -rqs "path-exclude.*man" /etc/dpkg/dpkg.cfg.d/').status).not.toBe(0);
+        expect(sh('test -s /usr/share/man/man1/knockc.1.gz && echo ok').trim()).toBe('ok');
+        // (and what the later steps use: systemd-analyze, nc, Debian's node_exporter)
+        sh('export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q --no-install-recommends man-db systemd netcat-openbsd prometheus-node-exporter >/tmp/tools.log 2>&1 || { tail -20 /tmp/tools.log; exit 1; }', 280_000);
+        const page = sh('MANWIDTH=100 man -P cat knockc');
+        expect(page).toMatch(/^NAME\n\s+knockc - compiles knockd\.conf port-knocking doors into nftables\/iptables rules$/m);
+        expect(page).toMatch(/^COMMANDS$/m);
+        expect(sh('MANWIDTH=100 man -P cat knockc-status')).toMatch(/--format <format>/);
+      });
+
+      it('systemd-analyze verify accepts the installed units', { timeout: 120_000 }, () => {
+        const units = sh('ls /lib/systemd/system/ | grep ^knockc').split('\n').filter(Boolean).sort();
+        expect(units).toEqual(['knockc-metrics.service', 'knockc-metrics.timer', 'knockc-run.service', 'knockc.service']);
+        const r = exec(`systemd-analyze verify --man=no ${units.map((u) => `/lib/systemd/system/${u}`).join(' ')} 2>&1`);
+        expect(r.stdout + r.stderr).toBe('');
+        expect(r.status).toBe(0);
+      });
+
+      it('knockc apply: tcp/22 is dropped until a real knock, then opens; the metrics count it', { timeout: 120_000 }, () => {
+        sh('cp /mnt/knockd.conf /etc/knockd.conf && (nc -lk 22 >/dev/null 2>&1 &)');
+        expect(connects()).toBe(true); // the listener answers while no rule is loaded
+        const a = exec('knockc apply /etc/knockd.conf');
+        expect(a.status, a.stderr).toBe(0);
+        expect(a.stdout).toMatch(/^knockc: loaded 1 door into table inet knockc/m);
+        expect(connects()).toBe(false);
+        const k = fromClient('knock', '-d', '200', serverIp(), '7000:udp', '8000:tcp', '9000:udp');
+        expect(k.status, k.stderr).toBe(0);
+        expect(connects()).toBe(true);
+        const m = sh('knockc status --format openmetrics');
+        expect(m).toMatch(/^knockc_sequences_completed_total\{target="nft",family="inet",table="knockc",door="opencloseSSH",line="\d+"\} 1$/m);
+        expect(m).toMatch(/^knockc_grants_active\{[^}]*door="opencloseSSH"[^}]*\} 1$/m);
+        expect(m.endsWith('# EOF\n')).toBe(true);
+      });
+
+      it('knockc-metrics.service\'s command feeds Debian\'s node_exporter (textfile collector)', { timeout: 120_000 }, () => {
+        // The installed unit's ExecStart with /etc/default/knockc's options, as systemd would run it
+        // (no systemd runs in the container); the package made the directory.
+        sh('test -d /var/lib/prometheus/node-exporter');
+        sh('set -a; . /etc/default/knockc; set +a; cmd=$(sed -n "s/^ExecStart=//p" /lib/systemd/system/knockc-metrics.service); eval "$cmd"');
+        expect(sh('ls /var/lib/prometheus/node-exporter').split('\n').filter(Boolean)).toEqual(['knockc.prom']);
+        // Debian's node_exporter, on a port of its own (the package may have started one on 9100).
+        sh('(prometheus-node-exporter --web.listen-address=127.0.0.1:9199 --collector.textfile.directory=/var/lib/prometheus/node-exporter >/tmp/ne.log 2>&1 &)');
+        const scrape = sh(
+          `for i in $(seq 1 50); do node -e "fetch('http://127.0.0.1:9199/metrics').then(r => r.text()).then(t => process.stdout.write(t), () => process.exit(1))" && exit 0; sleep 0.2; done; cat /tmp/ne.log; exit 1`,
+        );
+        expect(scrape).toMatch(/^node_textfile_scrape_error 0$/m);
+        expect(scrape).toMatch(/^knockc_sequences_completed_total\{[^}]*door="opencloseSSH"[^}]*\} 1$/m);
+        expect(scrape).toMatch(/^knockc_rules_loaded 1$/m);
+        expect(scrape).toMatch(/^node_textfile_mtime_seconds\{file="[^"]*knockc\.prom"\} /m);
+      });
+
+      it('knockc remove, then apt-get purge: no file of the package, no knockc rule', { timeout: 300_000 }, () => {
+        // What knockc run and the metrics timer write, so that purge must remove them too.
+        sh('mkdir -p /var/lib/knockc && echo "[]" >/var/lib/knockc/pending.json && test -f /var/lib/prometheus/node-exporter/knockc.prom');
+        sh('dpkg -L knockc | while read -r f; do [ -d "$f" ] || echo "$f"; done >/tmp/files');
+        const files = sh('cat /tmp/files').split('\n').filter(Boolean);
+        expect(files).toContain('/usr/bin/knockc');
+        expect(files).toContain('/lib/systemd/system/knockc-metrics.timer');
+        // The documented way out: stop the unit (ExecStop: knockc remove), then purge. (Where
+        // remove has --purge, it also takes out what knockc attached to the host firewall.)
+        const r = exec('if knockc remove --help | grep -q -- --purge; then knockc remove --purge; else knockc remove; fi');
+        expect(r.status, r.stderr).toBe(0);
+        sh('export DEBIAN_FRONTEND=noninteractive; apt-get purge -y -q knockc >/tmp/purge.log 2>&1 || { cat /tmp/purge.log; exit 1; }', 280_000);
+        const left = sh('while read -r f; do if [ -e "$f" ] || [ -L "$f" ]; then echo "$f"; fi; done </tmp/files; for f in /var/lib/knockc /var/lib/prometheus/node-exporter/knockc.prom /etc/default/knockc; do [ -e "$f" ] && echo "$f"; done; true');
+        expect(left).toBe('');
+        expect(sh('nft list ruleset')).not.toMatch(/knockc/);
+        // iptables is not installed by the .deb when nftables is (Depends: nftables | iptables): check whichever is there.
+        expect(sh('if command -v iptables-save >/dev/null; then iptables-save; ip6tables-save; fi')).not.toMatch(/knockc/);
+        expect(exec('command -v knockc').status).not.toBe(0);
+      });
+    });
+  }
 });

@@ -35,7 +35,8 @@ describe('knockc_VERSION_all.deb', () => {
     expect(field('Package')).toBe('knockc');
     expect(field('Version')).toBe(version);
     expect(field('Architecture')).toBe('all');
-    expect(field('Depends')).toBe('nodejs (>= 18.19), nftables | iptables');
+    // procps: /bin/kill, knockc-run.service's ExecReload (minbase lacks it; systemd-analyze verify says so).
+    expect(field('Depends')).toBe('nodejs (>= 18.19), nftables | iptables, procps');
     expect(field('Recommends')).toBe('tcpdump');
   });
 
@@ -48,6 +49,8 @@ describe('knockc_VERSION_all.deb', () => {
     expect(files).toEqual(
       [
         '/etc/default/knockc',
+        '/lib/systemd/system/knockc-metrics.service',
+        '/lib/systemd/system/knockc-metrics.timer',
         '/lib/systemd/system/knockc-run.service',
         '/lib/systemd/system/knockc.service',
         '/usr/bin/knockc -> ../lib/knockc/knockc.mjs',
@@ -73,15 +76,19 @@ describe('knockc_VERSION_all.deb', () => {
 
   it('the units run /usr/bin/knockc with the options of /etc/default/knockc', () => {
     const unit = (n: string): string => readFileSync(join(x, 'lib/systemd/system', n), 'utf8');
-    for (const n of ['knockc.service', 'knockc-run.service']) {
+    for (const n of ['knockc.service', 'knockc-run.service', 'knockc-metrics.service']) {
       expect(unit(n)).toContain('EnvironmentFile=-/etc/default/knockc');
       expect(unit(n)).not.toContain('/usr/bin/env');
     }
     expect(unit('knockc.service')).toMatch(/^ExecStart=\/usr\/bin\/knockc apply \$KNOCKC_OPTS \/etc\/knockd\.conf$/m);
     expect(unit('knockc.service')).toMatch(/^ExecStop=\/usr\/bin\/knockc remove \$KNOCKC_REMOVE_OPTS$/m);
     expect(unit('knockc-run.service')).toMatch(/^ExecStart=\/usr\/bin\/knockc run \$KNOCKC_RUN_OPTS /m);
+    // node_exporter's textfile directory on Debian (prometheus-node-exporter), written atomically by --output.
+    expect(unit('knockc-metrics.service')).toMatch(/^ExecStart=\/usr\/bin\/knockc status \$KNOCKC_METRICS_OPTS --format prometheus --output \/var\/lib\/prometheus\/node-exporter\/knockc\.prom$/m);
+    expect(unit('knockc-metrics.timer')).toMatch(/^OnUnitActiveSec=15s$/m);
+    expect(unit('knockc-metrics.timer')).not.toContain('/usr/bin/env');
     const defaults = readFileSync(join(x, 'etc/default/knockc'), 'utf8');
-    for (const v of ['KNOCKC_OPTS', 'KNOCKC_REMOVE_OPTS', 'KNOCKC_RUN_OPTS']) expect(defaults).toMatch(new RegExp(`^${v}=""$`, 'm'));
+    for (const v of ['KNOCKC_OPTS', 'KNOCKC_REMOVE_OPTS', 'KNOCKC_RUN_OPTS', 'KNOCKC_METRICS_OPTS']) expect(defaults).toMatch(new RegExp(`^${v}=""$`, 'm'));
   });
 
   it('maintainer scripts never touch the firewall or a unit; purge removes only what knockc wrote', () => {
@@ -94,7 +101,11 @@ describe('knockc_VERSION_all.deb', () => {
       for (const m of code.matchAll(/\bsystemctl\b[^\n]*/g)) expect(m[0]).toBe('systemctl --system daemon-reload >/dev/null || true');
     }
     const rms = [...scripts[1]!.matchAll(/\brm(?:dir)?\b[^\n]*/g)].map((m) => m[0]);
-    expect(rms).toEqual(['rm -f /var/lib/knockc/pending.json /var/lib/knockc/pending.json.tmp-*', 'rmdir /var/lib/knockc 2>/dev/null || true']);
+    expect(rms).toEqual([
+      'rm -f /var/lib/knockc/pending.json /var/lib/knockc/pending.json.tmp-* /var/lib/knockc/commands.json /var/lib/knockc/commands.json.tmp-*',
+      'rm -f /var/lib/prometheus/node-exporter/knockc.prom /var/lib/prometheus/node-exporter/knockc.prom.tmp-*',
+      'rmdir /var/lib/knockc 2>/dev/null || true',
+    ]);
   });
 
   it('one man page per command, with every option --help shows', () => {
