@@ -97,6 +97,9 @@ export async function attach(run: Runner, plan: AttachPlan, req: AttachRequest, 
 /** knockc remove --purge: every standing rule, include, saved line and guard knockc ever added. */
 export async function purgeAttachments(run: Runner, etc: string, dryRun = false): Promise<string[]> {
   const p = hostPaths(etc);
-  return [...(await purgeNftables(run, p, dryRun)), ...(await purgeIptables(run, p, dryRun)), ...(await purgeFirewalld(run, p, dryRun)), ...(await purgeGuard(run, p, dryRun))];
+  const done = [...(await purgeNftables(run, p, dryRun)), ...(await purgeIptables(run, p, dryRun)), ...(await purgeFirewalld(run, p, dryRun)), ...(await purgeGuard(run, p, dryRun))];
+  // knockc's own directory, once empty (apply made it).
+  if (!dryRun) await run(['rmdir', '--ignore-fail-on-non-empty', '--', p.knockc]);
+  return done;
 }
 

@@ -146,7 +146,7 @@ describe.skipIf(!docker)('the .deb on bare Debian, installed with apt-get', () =
 
       it('systemd-analyze verify accepts the installed units', { timeout: 120_000 }, () => {
         const units = sh('ls /lib/systemd/system/ | grep ^knockc').split('\n').filter(Boolean).sort();
-        expect(units).toEqual(['knockc-metrics.service', 'knockc-metrics.timer', 'knockc-run.service', 'knockc.service']);
+        expect(units).toEqual(['knockc-guard.service', 'knockc-metrics.service', 'knockc-metrics.timer', 'knockc-run.service', 'knockc.service']);
         const r = exec(`systemd-analyze verify --man=no ${units.map((u) => `/lib/systemd/system/${u}`).join(' ')} 2>&1`);
         expect(r.stdout + r.stderr).toBe('');
         expect(r.status).toBe(0);
@@ -192,12 +192,13 @@ describe.skipIf(!docker)('the .deb on bare Debian, installed with apt-get', () =
         const files = sh('cat /tmp/files').split('\n').filter(Boolean);
         expect(files).toContain('/usr/bin/knockc');
         expect(files).toContain('/lib/systemd/system/knockc-metrics.timer');
-        // The documented way out: stop the unit (ExecStop: knockc remove), then purge. (Where
-        // remove has --purge, it also takes out what knockc attached to the host firewall.)
-        const r = exec('if knockc remove --help | grep -q -- --purge; then knockc remove --purge; else knockc remove; fi');
+        // The documented way out: stop the unit (ExecStop: knockc remove), take out what knockc
+        // attached to the host firewall (here, with none, its guard table), then purge.
+        expect(sh('nft list table inet knockc_guard')).toContain('tcp dport 22');
+        const r = exec('knockc remove --purge');
         expect(r.status, r.stderr).toBe(0);
         sh('export DEBIAN_FRONTEND=noninteractive; apt-get purge -y -q knockc >/tmp/purge.log 2>&1 || { cat /tmp/purge.log; exit 1; }', 280_000);
-        const left = sh('while read -r f; do if [ -e "$f" ] || [ -L "$f" ]; then echo "$f"; fi; done </tmp/files; for f in /var/lib/knockc /var/lib/prometheus/node-exporter/knockc.prom /etc/default/knockc; do [ -e "$f" ] && echo "$f"; done; true');
+        const left = sh('while read -r f; do if [ -e "$f" ] || [ -L "$f" ]; then echo "$f"; fi; done </tmp/files; for f in /var/lib/knockc /var/lib/prometheus/node-exporter/knockc.prom /etc/default/knockc /etc/knockc; do [ -e "$f" ] && echo "$f"; done; true');
         expect(left).toBe('');
         expect(sh('nft list ruleset')).not.toMatch(/knockc/);
         // iptables is not installed by the .deb when nftables is (Depends: nftables | iptables): check whichever is there.

@@ -49,6 +49,7 @@ describe('knockc_VERSION_all.deb', () => {
     expect(files).toEqual(
       [
         '/etc/default/knockc',
+        '/lib/systemd/system/knockc-guard.service',
         '/lib/systemd/system/knockc-metrics.service',
         '/lib/systemd/system/knockc-metrics.timer',
         '/lib/systemd/system/knockc-run.service',
@@ -87,6 +88,10 @@ describe('knockc_VERSION_all.deb', () => {
     expect(unit('knockc-metrics.service')).toMatch(/^ExecStart=\/usr\/bin\/knockc status \$KNOCKC_METRICS_OPTS --format prometheus --output \/var\/lib\/prometheus\/node-exporter\/knockc\.prom$/m);
     expect(unit('knockc-metrics.timer')).toMatch(/^OnUnitActiveSec=15s$/m);
     expect(unit('knockc-metrics.timer')).not.toContain('/usr/bin/env');
+    // The guard of a host without a firewall: nft alone, no knockc options, before the network.
+    expect(unit('knockc-guard.service')).toMatch(/^ExecStart=\/usr\/sbin\/nft -f \/etc\/knockc\/guard\.nft$/m);
+    expect(unit('knockc-guard.service')).toMatch(/^Before=network-pre\.target /m);
+    expect(unit('knockc.service')).toMatch(/^Wants=.*knockc-guard\.service/m);
     const defaults = readFileSync(join(x, 'etc/default/knockc'), 'utf8');
     for (const v of ['KNOCKC_OPTS', 'KNOCKC_REMOVE_OPTS', 'KNOCKC_RUN_OPTS', 'KNOCKC_METRICS_OPTS']) expect(defaults).toMatch(new RegExp(`^${v}=""$`, 'm'));
   });
