@@ -7,6 +7,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { startLab, type Lab, type LabClient, type LabNode, type LabOptions, type LabServer } from '../test/lab/lab.js';
+import { guardEntries, guardScript } from '../src/attach/guard.js';
+import { parseConfigText } from '../src/frontend/load.js';
+import { DEFAULT_MARK } from '../src/model/mark.js';
+import { planDoors } from '../src/model/plan.js';
 import { compileCli, type Family } from './lib.js';
 
 export const IFACE = 'eth0';
@@ -129,6 +133,38 @@ export async function deployNft(server: LabServer, conf: string, extraArgs: stri
   await resetServer(server);
   await server.loadNft(text);
   return text;
+}
+
+/**
+ * What `knockc apply` loads on a host without a firewall: the table inet knockc of
+ * `knockc compile -i eth0` (grants mark packets) and knockc's guard table inet knockc_guard
+ * (src/attach/guard.ts: new connections to granted ports dropped unless marked, both
+ * families, lo exempted), on an open server.
+ */
+export async function deployNftGuard(server: LabServer, conf: string): Promise<void> {
+  const parsed = parseConfigText(conf, { file: 'bench.conf' });
+  if (!parsed.config) throw new Error(`bench config rejected: ${parsed.diagnostics.map((d) => d.message).join('; ')}`);
+  const guard = guardScript(guardEntries(planDoors(parsed.config)).entries, DEFAULT_MARK);
+  await deployNft(server, conf);
+  await server.loadNft(guard);
+}
+
+/**
+ * A host firewall alone: the default-drop iptables rules knockd's commands expect
+ * (test/lab/lab.ts setDefaultDropFirewall, IPv4 and IPv6: INPUT policy DROP; lo, established
+ * and everything but new TCP to PROTECTED accepted, so UDP floods pass), and with standing=true
+ * knockc's standing rule first in INPUT (src/attach/standing.ts), as `knockc apply` adds it.
+ */
+export async function deployHostFirewall(server: LabServer, opts: { standing?: boolean } = {}): Promise<void> {
+  await resetServer(server);
+  await server.setDefaultDropFirewall({ ports: PROTECTED, standing: opts.standing ?? false });
+}
+
+/** What `knockc apply` leaves on a host with an iptables firewall: that firewall, the standing rule, table inet knockc. */
+export async function deployNftBehindFirewall(server: LabServer, conf: string): Promise<void> {
+  const text = await compileCli(conf, ['-i', IFACE]);
+  await deployHostFirewall(server, { standing: true });
+  await server.loadNft(text);
 }
 
 /**
