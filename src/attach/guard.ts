@@ -62,17 +62,44 @@ function quotedIfname(name: string): string {
   return `"${name}"`;
 }
 
-function guardRule(e: GuardEntry): string {
-  const parts: string[] = [];
-  if (e.iif) parts.push(`iifname ${quotedIfname(e.iif)}`);
-  if (e.family) parts.push(`meta nfproto ${e.family === 'ip' ? 'ipv4' : 'ipv6'}`);
-  if (e.daddr) parts.push(`${e.family} daddr ${e.daddr}`);
-  const ports = e.dports.length === 1 && e.dports[0]!.lo === e.dports[0]!.hi ? `${e.dports[0]!.lo}` : `{ ${portsText(e.dports)} }`;
-  parts.push(`${e.proto} dport ${ports}`);
-  // A new connection, as the standalone guard always tested it: the opening SYN for TCP (no
-  // conntrack needed), conntrack's NEW for UDP.
-  parts.push(e.proto === 'tcp' ? 'tcp flags & (fin|syn|rst|ack) == syn' : 'ct state new');
-  return `${parts.join(' ')} counter drop`;
+/**
+ * One rule per (protocol, interface, address) with every port in one set: a packet costs one
+ * set lookup however many doors there are (a rule per port made 1000 doors cost each packet
+ * 1000 comparisons: bench/throughput.ts).
+ */
+function guardRules(entries: readonly GuardEntry[]): string[] {
+  const groups = new Map<string, { e: GuardEntry; ports: PortRange[] }>();
+  for (const e of entries) {
+    const k = JSON.stringify([e.family, e.proto, e.iif, e.daddr]);
+    const g = groups.get(k) ?? { e, ports: [] };
+    g.ports.push(...e.dports);
+    groups.set(k, g);
+  }
+  return [...groups.values()].map(({ e, ports }) => {
+    const parts: string[] = [];
+    if (e.iif) parts.push(`iifname ${quotedIfname(e.iif)}`);
+    if (e.family) parts.push(`meta nfproto ${e.family === 'ip' ? 'ipv4' : 'ipv6'}`);
+    if (e.daddr) parts.push(`${e.family} daddr ${e.daddr}`);
+    const merged = mergeRanges(ports);
+    const one = merged.length === 1 && merged[0]!.lo === merged[0]!.hi;
+    parts.push(`${e.proto} dport ${one ? `${merged[0]!.lo}` : `{ ${portsText(merged)} }`}`);
+    // A new connection, as the standalone guard always tested it: the opening SYN for TCP (no
+    // conntrack needed), conntrack's NEW for UDP.
+    parts.push(e.proto === 'tcp' ? 'tcp flags & (fin|syn|rst|ack) == syn' : 'ct state new');
+    return `${parts.join(' ')} counter drop`;
+  });
+}
+
+/** Sorted, overlapping and adjacent ranges joined (nft refuses overlapping set elements). */
+function mergeRanges(rs: readonly PortRange[]): PortRange[] {
+  const sorted = [...rs].sort((a, b) => a.lo - b.lo);
+  const out: PortRange[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && r.lo <= last.hi + 1) out[out.length - 1] = { lo: last.lo, hi: Math.max(last.hi, r.hi) };
+    else out.push({ ...r });
+  }
+  return out;
 }
 
 /** The guard table as an nft script that replaces it atomically. */
@@ -93,7 +120,7 @@ export function guardScript(entries: readonly GuardEntry[], mark: Mark): string 
     lines.push(`\tchain ${hook} {`, `\t\ttype filter hook ${hook} priority filter + 10; policy accept;`);
     if (hook === 'input') lines.push('\t\tiif "lo" accept comment "the host\'s own connections"');
     lines.push(`\t\tmeta mark & ${h} == ${h} accept comment "granted by knockc"`);
-    for (const e of mine) lines.push(`\t\t${guardRule(e)}`);
+    for (const r of guardRules(mine)) lines.push(`\t\t${r}`);
     lines.push('\t}');
   }
   lines.push('}', '');
@@ -102,6 +129,7 @@ export function guardScript(entries: readonly GuardEntry[], mark: Mark): string 
 
 /** "tcp/22, udp/53 (both families)" for messages. */
 export function guardText(entries: readonly GuardEntry[]): string {
+  if (entries.length > 6) return `${guardText(entries.slice(0, 5))} and ${entries.length - 5} more`;
   return entries.map((e) => `${e.proto}/${portsText(e.dports)}${e.hook === 'forward' ? ' forwarded' : ''}${e.daddr ? ` to ${e.daddr}` : ''}${e.iif ? ` on ${e.iif}` : ''}`).join(', ');
 }
 

@@ -122,7 +122,7 @@ describe.skipIf(!ready)('attaching to the host firewall (CLI, scratch network na
     const r = knockc('apply', '--host-firewall', 'none', CONF);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('knockc: host firewall: none (named by --host-firewall)\n');
-    expect(nft('list', 'table', 'inet', 'knockc_guard')).toMatch(/tcp dport 22 tcp flags syn \/ fin,syn,rst,ack counter packets \d+ bytes \d+ drop/);
+    expect(nft('list', 'table', 'inet', 'knockc_guard')).toMatch(/tcp dport \{ 22, 2222 \} tcp flags syn \/ fin,syn,rst,ack counter packets \d+ bytes \d+ drop/);
     expect(existsSync(join(ETC, 'knockc', 'guard.nft'))).toBe(true);
     // Back to detection: the nftables host takes over, and the guard goes.
     const back = knockc('apply', CONF);

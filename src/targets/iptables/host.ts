@@ -189,7 +189,28 @@ export async function removeIptables(run: Runner, backend: Backend): Promise<Ipt
     }
     done.push(p);
   }
+  if (backend === 'nft') for (const p of done) await dropEmptyFilterTable(run, p.family);
   return { ok: true, removed: done.map(({ family, chains, hooks }) => ({ family, chains, hooks })), error: '', ms: performance.now() - t0 };
+}
+
+/**
+ * A filter table left with nothing but its built-in chains, accepting (usually the `ip6 filter`
+ * that knockc's own restore created on a host whose firewall is IPv4 only): deleted, since it
+ * cannot change the fate of any packet, and a table knockc made should not outlive it.
+ */
+async function dropEmptyFilterTable(run: Runner, f: Family): Promise<void> {
+  const save = await run([toolOf('nft', f, 'save'), '-t', 'filter']);
+  if (save.code !== 0 || !emptyAcceptingFilter(save.stdout)) return;
+  await run(['nft', 'delete', 'table', f, 'filter']);
+}
+
+/** iptables-save of a filter table with only INPUT, FORWARD, OUTPUT, policy ACCEPT, no rule. */
+export function emptyAcceptingFilter(save: string): boolean {
+  const lines = save.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const body = lines.filter((l) => l !== '*filter' && l !== 'COMMIT');
+  if (!lines.includes('*filter')) return false;
+  const chains = body.filter((l) => l.startsWith(':')).map((l) => l.split(/\s+/).slice(0, 2).join(' ')).sort();
+  return body.every((l) => l.startsWith(':')) && JSON.stringify(chains) === JSON.stringify([':FORWARD ACCEPT', ':INPUT ACCEPT', ':OUTPUT ACCEPT']);
 }
 
 export async function statusIptables(run: Runner, backend: Backend): Promise<DeploymentStatus[]> {
