@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Lab, LabClient, LabServer } from '../test/lab/lab.js';
-import { deployIptables, deployKnockd, deployNft, FLOOD, knockConnect, knockdPid, resetServer, withLab, type Round } from './labkit.js';
+import { deployIptables, deployKnockd, deployNftBehindFirewall, FLOOD, knockConnect, knockdPid, resetServer, withLab, type Round } from './labkit.js';
 import { DOOR_CONF } from './labkit.js';
 import { barChart, fmt, fmtBytes, fmtInt, isMain, load1, mdTable, percentile, printResult, sleep, type BenchResult, type Check } from './lib.js';
 
@@ -35,14 +35,14 @@ interface Target {
 
 const TARGETS: Target[] = [
   { name: 'knockd', kind: 'knockd', deploy: async (s) => void (await deployKnockd(s, DOOR_CONF)) },
-  { name: 'knockc nft', kind: 'nft', deploy: async (s) => void (await deployNft(s, DOOR_CONF)) },
+  { name: 'knockc nft', kind: 'nft', deploy: (s) => deployNftBehindFirewall(s, DOOR_CONF) },
   { name: 'knockc iptables', kind: 'iptables', deploy: (s) => deployIptables(s, DOOR_CONF) },
   {
     name: `knockc nft --max-sources ${MAX_SOURCES}`,
     kind: 'nft',
     // Its IPv6 rounds are expected to time out (3.5 s each): fewer rounds keep the run short.
     rounds: 10,
-    deploy: async (s) => void (await deployNft(s, DOOR_CONF, ['--max-sources', String(MAX_SOURCES)])),
+    deploy: (s) => deployNftBehindFirewall(s, DOOR_CONF, ['--max-sources', String(MAX_SOURCES)]),
   },
 ];
 
@@ -240,7 +240,7 @@ export async function run(): Promise<BenchResult> {
       o.baselineNs = baseNs;
       outcomes.push(o);
       const ok = o.rounds.filter((r) => r.state === 'open').length;
-      console.log(`[flood] ${t.name}: ${ok}/${o.rounds.length} legitimate knocks connected, ${fmtInt((o.flood.sent4 + o.flood.sent6) / o.flood.secs)} pps flood`);
+      console.log(`[flood] ${t.name}: ${ok}/${o.rounds.length} legitimate knocks connected, ${fmtInt((o.flood.sent4 + o.flood.sent6) / o.flood.secs)} pps flood (${fmtInt(o.arrived.flood6 / o.flood.secs)} IPv6/s arrived), kernel state ${fmtInt(o.state.total)} (largest ${fmtInt(o.state.max)})`);
     }
   });
 
@@ -319,7 +319,7 @@ export async function run(): Promise<BenchResult> {
   const notes: string[] = [
     `Spoofed IPv4 sources: ${fmtInt(rows.reduce((n, r) => n + r.o.flood.sent4, 0))} packets from 203.0.113.0/24 were sent and ${fmtInt(rows.reduce((n, r) => n + r.arrived4, 0))} reached a server: on this Docker host, bridged IPv4 goes through the host's iptables (br_netfilter), where Docker drops sources outside the lab network's subnet. Bridged IPv6 is not filtered there, so the flood that reached the servers came from 2001:db8:ffff::/64 (${fmtInt(rows.reduce((n, r) => n + r.arrived6, 0))} packets arrived). The legitimate client alternates IPv4 and IPv6, so half of its knocks share the flooded family's sets and lists.`,
     `knockd: ${kd.openCount}/${kd.o.rounds.length} connected; the knockd process (and the iptables commands it ran) used ${kd.o.knockdCpuTicks !== null ? fmt((kd.o.knockdCpuTicks / 100 / kd.o.cpuSecs) * 100, 1) : 'n/a'} % of a core, and its memory grew from ${kd.o.knockdRssKb ? fmtBytes(kd.o.knockdRssKb[0] * 1024) : '?'} to ${kd.o.knockdRssKb ? fmtBytes(kd.o.knockdRssKb[1] * 1024) : '?'} in ${fmt(kd.o.cpuSecs, 0)} s. knockd handles every captured packet in one user-space thread, keeps every attempt (one per spoofed source) in a list that it walks for each packet, and, whenever the oldest attempt ends, drops the rest of that list without freeing it (knockd 0.8's list bug, test/lab/knockd08.ts): hence the growing memory. Knocks it misses (capture buffer overrun while it is busy) or attempts it forgets both show up as a closed port; this benchmark does not tell the two apart.`,
-    `The kernel CPU per flood packet is the flooding sender's CPU time per packet minus the same flood to the server without rules for ${BASELINE_S} s just before (${baselines.map((b) => fmtInt(b)).join(', ')} ns): a veth hands each packet to the server in the sender's softirq, so that time holds the server's kernel work (rules and sets for knockc; the packet-capture copy for knockd). It is noisy (other work on the machine); knockd's own work is in "server processes CPU".`,
+    `The kernel CPU per flood packet is the flooding sender's CPU time per packet minus the same flood to the server without rules for ${BASELINE_S} s just before (${baselines.map((b) => fmtInt(b)).join(', ')} ns): a veth hands each packet to the server in the sender's softirq, so that time holds the server's kernel work (rules and sets for knockc; the packet-capture copy for knockd; every target's server also has the same default-drop host firewall, knockc nft's its standing rule too, while the baseline server has no rules at all). It is noisy (other work on the machine); knockd's own work is in "server processes CPU".`,
     `knockc nft --max-sources ${MAX_SOURCES} shows what the bound means: ${fmtInt(capped.pps6)} new IPv6 sources per second for a 5 s door need ~${fmtInt(capped.pps6 * 5)} places; with ${MAX_SOURCES} the IPv6 sets are full, new IPv6 knockers cannot start (${capped.fam6} connected) until entries expire, while IPv4 knockers, in sets of their own, are untouched (${capped.fam4}). With the default bound (65535) this flood fits, and a flood of more than 65535 new sources per seq_timeout would do the same to the default. Memory stays bounded either way.`,
     perElement
       ? `Kernel memory of knockc nft = set elements x ${fmt(perElement.bytes, 0)} bytes, measured in this run: 50,000 IPv6 elements with a timeout added to a set on the server without rules, host slab caches compared (${perElement.caches}); the hash tables' bucket arrays (one 8-byte pointer per bucket, about 1-2 buckets per element) come on top. So a full set (65535) is about ${fmtBytes(65535 * perElement.bytes)}, and this config's ${nftSets} sets at most ~${fmtBytes(65535 * perElement.bytes * nftSets)}, however long and hard the flood. knockd's figure is its process memory (VmRSS); xt_recent lists are fixed-size.`
@@ -344,7 +344,7 @@ export async function run(): Promise<BenchResult> {
     id: 'flood',
     title: '3. Knock flood from spoofed sources',
     method: [
-      `One lab: a flooding client, a legitimate client, one server per target and one without rules. knockd, knockc nft and knockc iptables are deployed as in benchmark 1 (same doors); a fourth server runs knockc nft compiled with \`--max-sources ${MAX_SOURCES}\`. Every server also gets a small table of the benchmark's own (before all other rules) that counts the spoofed packets arriving and exempts the knock ports from connection tracking (otherwise each spoofed SYN makes a conntrack entry, for knockd and knockc alike).`,
+      `One lab: a flooding client, a legitimate client, one server per target and one without rules. knockd, knockc nft and knockc iptables are deployed as in benchmark 1 (same doors, the same default-drop host firewall; knockc nft with its standing rule, as \`knockc apply\` leaves it); a fourth server runs knockc nft compiled with \`--max-sources ${MAX_SOURCES}\`, deployed the same way. Every server also gets a small table of the benchmark's own (before all other rules) that counts the spoofed packets arriving and exempts the knock ports from connection tracking (otherwise each spoofed SYN makes a conntrack entry, for knockd and knockc alike).`,
       `The flood: bench/lab/flood.pl in the flooding client sends first-stage knocks (TCP SYN to 7000, the first knock of openSSH) over raw sockets at ${fmtInt(RATE)} packets/s, ${fmt(V6_SHARE * 100, 0)} % IPv6 from sources counting up through 2001:db8:ffff::/64 (a new source for every packet), the rest IPv4 from 203.0.113.0/24 (minus the lab's subnet). Only documentation addresses, only to the lab server; the servers have no route back to those sources, so nothing answers them.`,
       `Per target, one after the other: the flood starts; after ${WARM_S} s (longer than the doors' 5 s seq_timeout, so the kernel sets are at their steady size) the legitimate client runs bench/lab/knock-connect.pl: ${LEGIT_ROUNDS} rounds (10 for the --max-sources server) of closed-check, knock openSSH, connect (success = connected within ${CONNECT_TIMEOUT_S} s, which includes TCP's SYN retransmissions at 1 s and 3 s), knock closeSSH, alternating IPv4 and IPv6; a round whose door could not be closed first (5 tries of the closing knock) counts as a failure. Then, with the flood still running, the server's state is read (set elements / xt_recent entries, knockd's RSS, CPU counters), and the flood stops.`,
       `CPU: "server processes" is the server container's cgroup CPU time (knockd, the iptables commands it runs, the listeners) over the flood; "kernel" is the flood sender's CPU time per packet (schedstat) above that of a baseline flood to the server without rules (${BASELINE_S} s, same rate, right before each target).`,

@@ -127,7 +127,12 @@ export async function deployKnockd(server: LabServer, conf: string): Promise<num
   return pid;
 }
 
-/** `knockc compile -i eth0` (nft, standalone table inet knockc) loaded with nft -f on an open server. */
+/**
+ * `knockc compile -i eth0` (nft, table inet knockc) loaded with nft -f on an open server.
+ * Since issue 16 that table only marks what a grant lets in and closes nothing by itself:
+ * this is the table's own cost (benchmark 2), not a deployment that keeps a port closed;
+ * for that, deployNftBehindFirewall (what latency and flood use) or deployNftGuard.
+ */
 export async function deployNft(server: LabServer, conf: string, extraArgs: string[] = []): Promise<string> {
   const text = await compileCli(conf, ['-i', IFACE, ...extraArgs]);
   await resetServer(server);
@@ -160,9 +165,13 @@ export async function deployHostFirewall(server: LabServer, opts: { standing?: b
   await server.setDefaultDropFirewall({ ports: PROTECTED, standing: opts.standing ?? false });
 }
 
-/** What `knockc apply` leaves on a host with an iptables firewall: that firewall, the standing rule, table inet knockc. */
-export async function deployNftBehindFirewall(server: LabServer, conf: string): Promise<void> {
-  const text = await compileCli(conf, ['-i', IFACE]);
+/**
+ * What `knockc apply` leaves on a host with an iptables firewall: that firewall (the same
+ * default-drop rules as deployKnockd's), the standing rule first in INPUT, table inet knockc
+ * (`knockc compile -i eth0 ...extraArgs`). "knockc nft" in the latency and flood benchmarks.
+ */
+export async function deployNftBehindFirewall(server: LabServer, conf: string, extraArgs: string[] = []): Promise<void> {
+  const text = await compileCli(conf, ['-i', IFACE, ...extraArgs]);
   await deployHostFirewall(server, { standing: true });
   await server.loadNft(text);
 }
@@ -188,7 +197,7 @@ export async function deployIptables(server: LabServer, conf: string, opts: { gu
 
 export async function deploy(target: TargetName, server: LabServer, conf: string): Promise<void> {
   if (target === 'knockd') await deployKnockd(server, conf);
-  else if (target === 'knockc nft') await deployNft(server, conf);
+  else if (target === 'knockc nft') await deployNftBehindFirewall(server, conf);
   else if (target === 'knockc iptables') await deployIptables(server, conf);
   else await resetServer(server);
 }
