@@ -23,7 +23,7 @@ describeLab('lab smoke', () => {
     const { server, clients } = lab;
     expect(clients).toHaveLength(2);
     const addrs = await server.run(['ip', '-o', 'addr', 'show', 'dev', 'eth0']);
-    expect(addrs).toContain(`${server.ip4}/28`);
+    expect(addrs).toContain(`${server.ip4}/27`);
     expect(addrs).toContain(`${server.ip6}/64`);
     expect(new Set([server.ip4, ...clients.map((c) => c.ip4)]).size).toBe(3);
 

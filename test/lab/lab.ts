@@ -7,7 +7,7 @@
  *   expect(await lab.clients[0]!.probe(22, { family: 6 })).toBe('open');
  *   await lab.stop();
  *
- * One user-defined INTERNAL Docker network per lab (a free /28 of
+ * One user-defined INTERNAL Docker network per lab (a free /27 of
  * 198.51.100.0/24 or 203.0.113.0/24 and a random 2001:db8:XXXX::/64), one
  * server (NET_ADMIN, NET_RAW; socat listeners on TCP 22 and 2222, IPv4 and
  * IPv6) and N clients (NET_ADMIN, NET_RAW), all from the lab image (see build-image.sh),
@@ -541,8 +541,8 @@ const LABEL = 'knockc.lab';
 const LABEL_PID = 'knockc.lab.pid';
 const LABEL_HOST = 'knockc.lab.host';
 const MAX_CLIENTS = 12;
-/** Hosts .2 to .14 of the lab's /28. */
-const MAX_NODES = 13;
+/** Hosts .2 to .30 of the lab's /27. */
+const MAX_NODES = 29;
 
 const assets = {
   init: readFileSync(new URL('./lab-init.sh', import.meta.url), 'utf8'),
@@ -719,13 +719,25 @@ async function createLabNetwork(
     for (const n of await docker.listNetworks()) {
       for (const c of n.IPAM?.Config ?? []) if (c.Subnet) used.add(c.Subnet);
     }
+    // A /27 each (29 nodes: the lanes of every target side by side), clear of every network's subnet.
+    const span = (cidr: string): [number, number] | null => {
+      const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(cidr);
+      if (!m) return null;
+      const a = ((Number(m[1]) << 24) >>> 0) + (Number(m[2]) << 16) + (Number(m[3]) << 8) + Number(m[4]);
+      const size = 2 ** (32 - Number(m[5]));
+      return [a, a + size - 1];
+    };
+    const taken = [...used].map(span).filter((x): x is [number, number] => x !== null);
     const free4 = shuffle(
-      ['198.51.100', '203.0.113'].flatMap((b) => Array.from({ length: 16 }, (_, i) => `${b}.${i * 16}/28`)),
-    ).filter((s) => !used.has(s));
+      ['198.51.100', '203.0.113'].flatMap((b) => Array.from({ length: 8 }, (_, i) => `${b}.${i * 32}/27`)),
+    ).filter((s) => {
+      const [lo, hi] = span(s)!;
+      return !taken.some(([a, b]) => a <= hi && lo <= b);
+    });
     // Prefer 198.51.100.0/24, fall back to 203.0.113.0/24 when it is full.
     free4.sort((a, b) => Number(b.startsWith('198.')) - Number(a.startsWith('198.')));
     const subnet4 = free4[0];
-    if (!subnet4) throw new Error('no free /28 left in 198.51.100.0/24 and 203.0.113.0/24 (stale lab networks? see `docker network ls`)');
+    if (!subnet4) throw new Error('no free /27 left in 198.51.100.0/24 and 203.0.113.0/24 (stale lab networks? see `docker network ls`)');
     let subnet6: string;
     do subnet6 = `2001:db8:${(1 + randomBytes(2).readUInt16BE(0) % 0xfffe).toString(16)}::/64`;
     while (used.has(subnet6));

@@ -244,7 +244,7 @@ export class LanePool {
 
 /**
  * A lab with `lanes` x targets.length servers and `clients` clients.
- * A lab /28 holds 13 containers: lanes * targets + clients <= 13.
+ * A lab /27 holds 29 containers: lanes * targets + clients <= 29.
  */
 export async function startTargetLab(opts: {
   targets: readonly Target[];

@@ -250,6 +250,10 @@ describe.skipIf(!ready)('knockc run (CLI, scratch network namespace)', () => {
   it('a config error is reported with file:line:col and exit 1; nothing is loaded', () => {
     const conf = join(tmp, 'f.conf');
     writeFileSync(conf, '[bad]\n  sequence = 70000\n  start_command = true\n');
+    // What earlier tests loaded (knockc's table; the guard of this firewall-less namespace) goes first.
+    inNs(['nft', 'delete', 'table', 'inet', 'knockc']);
+    inNs(['nft', 'delete', 'table', 'inet', 'knockc_guard']);
+    expect(nftList()).not.toContain('knockc');
     const r = inNs([process.execPath, CLI, 'run', conf]);
     expect(r.stderr).toContain(`${conf}:2:14: error: section bad: port 70000 is invalid (over 65535) [KC106]`);
     expect(r.status).toBe(1);
