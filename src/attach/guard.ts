@@ -18,7 +18,7 @@ export const GUARD_TABLE = 'knockc_guard';
 /** A port (or ports) a compiled grant opens; the guard drops new connections there from everyone unmarked. */
 export interface GuardEntry {
   readonly hook: Hook;
-  /** null: both families (the grant names no address of one family). */
+  /** null: both families (every grant on input; a forwarded grant to an address is that family's). */
   readonly family: Family | null;
   readonly proto: 'tcp' | 'udp';
   readonly dports: readonly PortRange[];
@@ -48,7 +48,10 @@ export function guardEntries(plans: readonly DoorPlan[]): { readonly entries: re
           unguardable.push({ door: p.door.name, what: m.proto ? `every ${m.proto} port` : 'every protocol and port' });
           continue;
         }
-        const e: GuardEntry = { hook: m.hook, family: m.daddr ? f : null, proto: m.proto, dports: m.dports, iif: m.iif, daddr: m.daddr };
+        // On input the port is this host's service: closed on every address, in both families (a
+        // grant to one address opens only that one). Forwarded, it is that address's, in its family.
+        const fwd = m.hook === 'forward' && m.daddr !== null;
+        const e: GuardEntry = { hook: m.hook, family: fwd ? f : null, proto: m.proto, dports: m.dports, iif: m.iif, daddr: fwd ? m.daddr : null };
         seen.set(JSON.stringify(e), e);
       }
     }
