@@ -13,6 +13,7 @@ import { ensureGuard, purgeGuard, type GuardEntry, type Unguardable } from './gu
 import { ensureIptables, purgeIptables } from './iptables.js';
 import { hostPaths } from './paths.js';
 import { marksInUse, markUsesText } from './marks-in-use.js';
+import { readHostSnapshot, type HostSnapshot } from './snapshot.js';
 import { ensureNftables, purgeNftables } from './nftables.js';
 
 export interface AttachRequest {
@@ -38,7 +39,7 @@ async function iptVariant(run: Runner): Promise<IptVariant> {
   return /legacy/.test(r.stdout) ? 'legacy' : 'nft';
 }
 
-async function named(run: Runner, kind: HostKind, own: AttachRequest['own']): Promise<HostFirewall> {
+async function named(run: Runner, snap: HostSnapshot, kind: HostKind, own: AttachRequest['own']): Promise<HostFirewall> {
   const why = 'named by --host-firewall';
   switch (kind) {
     case 'firewalld':
@@ -48,8 +49,7 @@ async function named(run: Runner, kind: HostKind, own: AttachRequest['own']): Pr
     case 'iptables':
       return { kind, why, variant: await iptVariant(run) };
     case 'nftables': {
-      const r = await run(['nft', '-j', 'list', 'ruleset']);
-      const chains = r.code === 0 ? decidingNftChains(r.stdout, own) : [];
+      const chains = snap.nftJson ? decidingNftChains(snap.nftJson, own) : [];
       if (!chains.length) throw new Refused('--host-firewall nftables: no nftables base chain drops at input or forward here (nothing to attach to); nothing was changed');
       return { kind, why, chains };
     }
@@ -58,8 +58,9 @@ async function named(run: Runner, kind: HostKind, own: AttachRequest['own']): Pr
 
 /** Detects (or takes) the host firewall and refuses what cannot be attached safely; changes nothing. */
 export async function planAttach(run: Runner, req: AttachRequest): Promise<AttachPlan> {
-  const host = req.host === 'auto' ? await detectHostFirewall(run, req.own) : await named(run, req.host, req.own);
-  const uses = await marksInUse(run, req.mark, req.own);
+  const snap = await readHostSnapshot(run);
+  const host = req.host === 'auto' ? detectHostFirewall(snap, req.own) : await named(run, snap, req.host, req.own);
+  const uses = marksInUse(snap, req.mark, req.own);
   if (uses.length) throw new Refused(`${markUsesText(uses, req.mark)}\nchoose other bits with --mark (e.g. --mark 0x02000000); nothing was changed`);
   if (host.kind === 'none' && req.guard.unguardable.length) {
     const u = req.guard.unguardable[0]!;

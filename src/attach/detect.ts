@@ -3,7 +3,7 @@
 // this order, the first that decides wins: firewalld, ufw, iptables (the nft and
 // the legacy variant), a plain nftables ruleset, none.
 import type { Hook } from '../model/grant.js';
-import type { Runner } from '../host/runner.js';
+import type { HostSnapshot } from './snapshot.js';
 
 export const HOST_KINDS = ['firewalld', 'ufw', 'iptables', 'nftables', 'none'] as const;
 export type HostKind = (typeof HOST_KINDS)[number];
@@ -94,33 +94,22 @@ export function decidingNftChains(json: string, own: (family: string, table: str
   return out;
 }
 
-async function ok(run: Runner, cmd: string[]): Promise<string | null> {
-  const r = await run(cmd);
-  return r.code === 0 ? r.stdout : null;
-}
-
 /**
- * The host's firewall. `own`: knockc's tables (tracking and guard), never a host firewall.
- * Reads only; every command is one the host has when that firewall is there.
+ * The host's firewall, from a snapshot of its rules (snapshot.ts). `own`: knockc's tables
+ * (tracking and guard), never a host firewall.
  */
-export async function detectHostFirewall(run: Runner, own: (family: string, table: string) => boolean): Promise<HostFirewall> {
-  if ((await ok(run, ['nft', 'list', 'table', 'inet', 'firewalld'])) !== null) {
-    return { kind: 'firewalld', why: "firewalld's table inet firewalld is loaded (firewalld is running)" };
+export function detectHostFirewall(snap: HostSnapshot, own: (family: string, table: string) => boolean): HostFirewall {
+  if (snap.firewalldTable) return { kind: 'firewalld', why: "firewalld's table inet firewalld is loaded (firewalld is running)" };
+  for (const variant of ['nft', 'legacy'] as const) {
+    const v4 = snap.iptSave[iptCommand(variant, false)];
+    if (v4 && /^:ufw-before-input /m.test(v4)) return { kind: 'ufw', why: `ufw's chains are loaded (iptables-${variant}): ufw is active`, variant };
   }
   for (const variant of ['nft', 'legacy'] as const) {
-    const v4 = await ok(run, [`${iptCommand(variant, false)}-save`]);
-    if (v4 === null) continue;
-    if (/^:ufw-before-input /m.test(v4)) return { kind: 'ufw', why: `ufw's chains are loaded (iptables-${variant}): ufw is active`, variant };
-  }
-  for (const variant of ['nft', 'legacy'] as const) {
-    const v4 = (await ok(run, [`${iptCommand(variant, false)}-save`])) ?? '';
-    const v6 = (await ok(run, [`${iptCommand(variant, true)}-save`])) ?? '';
-    if (iptDecides(v4) || iptDecides(v6)) {
+    if (iptDecides(snap.iptSave[iptCommand(variant, false)] ?? '') || iptDecides(snap.iptSave[iptCommand(variant, true)] ?? '')) {
       return { kind: 'iptables', why: `iptables-${variant} rules drop incoming packets (filter table: a DROP policy or DROP/REJECT rules)`, variant };
     }
   }
-  const json = await ok(run, ['nft', '-j', 'list', 'ruleset']);
-  const chains = json ? decidingNftChains(json, own) : [];
+  const chains = snap.nftJson ? decidingNftChains(snap.nftJson, own) : [];
   if (chains.length) {
     const list = chains.map((c) => `${c.family} ${c.table} ${c.chain}`).join(', ');
     return { kind: 'nftables', why: `nftables base chains drop incoming packets: ${list}`, chains };

@@ -2,9 +2,8 @@
 // Calico, ...): knockc's bits must be clear of them, or a packet someone else
 // marked would pass the standing rule, and a rule that rewrites the mark could
 // take a grant away.
-import type { Runner } from '../host/runner.js';
 import { markHex, overlaps, type Mark } from '../model/mark.js';
-import { iptCommand } from './detect.js';
+import type { HostSnapshot } from './snapshot.js';
 import { isKnockcName } from '../model/names.js';
 import { isIptStandingLine, STANDING_COMMENT } from './standing.js';
 
@@ -74,24 +73,13 @@ export function iptMarkUses(save: string, bits: number, tool: string): MarkUse[]
 }
 
 /** Every use of the mark's bits by someone else on this host (nft, both iptables variants, ip rule). */
-export async function marksInUse(run: Runner, mark: Mark, own: (family: string, table: string) => boolean): Promise<MarkUse[]> {
+export function marksInUse(snap: HostSnapshot, mark: Mark, own: (family: string, table: string) => boolean): MarkUse[] {
   const out: MarkUse[] = [];
-  const nft = await run(['nft', 'list', 'ruleset']);
-  if (nft.code === 0) out.push(...nftMarkUses(nft.stdout, mark.bits, own));
-  for (const variant of ['nft', 'legacy'] as const) {
-    for (const v6 of [false, true]) {
-      const tool = iptCommand(variant, v6);
-      const r = await run([`${tool}-save`]);
-      if (r.code === 0) out.push(...iptMarkUses(r.stdout, mark.bits, tool));
-    }
-  }
-  for (const fam of ['-4', '-6']) {
-    const r = await run(['ip', fam, 'rule', 'show']);
-    if (r.code !== 0) continue;
-    for (const l of r.stdout.split('\n')) {
-      const m = /fwmark (0x[0-9a-f]+|\d+)(?:\/(0x[0-9a-f]+|\d+))?/.exec(l);
-      if (m && overlaps(Number(m[2] ?? m[1]) >>> 0, mark.bits) && overlaps(Number(m[1]) >>> 0 || 0xffffffff, mark.bits)) out.push({ where: `ip ${fam} rule`, text: l.trim() });
-    }
+  if (snap.nftText !== null) out.push(...nftMarkUses(snap.nftText, mark.bits, own));
+  for (const [tool, save] of Object.entries(snap.iptSave)) if (save !== null) out.push(...iptMarkUses(save, mark.bits, tool));
+  for (const l of snap.ipRules) {
+    const m = /fwmark (0x[0-9a-f]+|\d+)(?:\/(0x[0-9a-f]+|\d+))?/.exec(l);
+    if (m && overlaps(Number(m[1]) >>> 0, mark.bits)) out.push({ where: 'ip rule', text: l.trim() });
   }
   return out;
 }

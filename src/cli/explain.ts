@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { explainData, explainDot, explainText } from '../explain/explain.js';
 import { detectHostFirewall } from '../attach/detect.js';
+import { readHostSnapshot } from '../attach/snapshot.js';
 import { GUARD_TABLE } from '../attach/guard.js';
 import { checkPrivileges } from '../host/checks.js';
 import { localRunner } from '../host/runner.js';
@@ -12,7 +13,7 @@ import { loadOrExit } from './common.js';
 async function hostText(): Promise<string> {
   const priv = await checkPrivileges(localRunner, 'read');
   if (priv.level === 'error') return `\nhost      not read: ${priv.message}\n`;
-  const h = await detectHostFirewall(localRunner, (f, t) => f === 'inet' && (t === 'knockc' || t === GUARD_TABLE));
+  const h = detectHostFirewall(await readHostSnapshot(localRunner), (f, t) => f === 'inet' && (t === 'knockc' || t === GUARD_TABLE));
   const how =
     h.kind === 'none'
       ? `knockc's guard table (inet ${GUARD_TABLE}) keeps the granted ports closed in both families`
