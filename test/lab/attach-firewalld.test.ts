@@ -19,7 +19,7 @@ const START = [
 
 describeHostFw('attach: firewalld (issue 16)', () => {
   test('closed before and after, open for the knocker only, purge leaves /etc/firewalld byte-identical', async () => {
-    const log = await runAttachMatrix({ kind: 'firewalld', setup: START, reload: 'firewall-cmd --reload >/dev/null', reloadKeepsDoors: true, standingLoaded: 'nft list chain inet firewalld filter_IN_policy_knockc_allow | grep -q knockc4', snapshot: SNAPSHOT_COMMON });
+    const log = await runAttachMatrix({ kind: 'firewalld', setup: START, reload: 'firewall-cmd --reload >/dev/null', reloadKeepsDoors: true, standingLoaded: 'nft list chain inet firewalld filter_IN_policy_knockc_allow | grep -q knockc4', runtimeAccept: { open: "firewall-cmd --add-rich-rule='rule family=ipv4 source address=%IP% port port=22 protocol=tcp accept' >/dev/null", close: "firewall-cmd --remove-rich-rule='rule family=ipv4 source address=%IP% port port=22 protocol=tcp accept' >/dev/null" }, snapshot: SNAPSHOT_COMMON });
     expect(log).toContain("added firewalld's permanent policy knockc");
   }, 240_000);
 });

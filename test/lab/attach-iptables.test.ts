@@ -36,7 +36,7 @@ function setup(variant: 'nft' | 'legacy'): string {
 describeHostFw('attach: iptables with netfilter-persistent (issue 16)', () => {
   for (const variant of ['nft', 'legacy'] as const) {
     test(`iptables-${variant}: closed before and after, open for the knocker only, purge leaves rules.v4/v6 byte-identical`, async () => {
-      const log = await runAttachMatrix({ kind: 'iptables', setup: setup(variant), reload: LOAD, reloadKeepsDoors: true, standingLoaded: 'iptables -S INPUT | grep -q "knockc standing rule" && ip6tables -S INPUT | grep -q "knockc standing rule"', snapshot: SNAPSHOT_COMMON });
+      const log = await runAttachMatrix({ kind: 'iptables', setup: setup(variant), reload: LOAD, reloadKeepsDoors: true, standingLoaded: 'iptables -S INPUT | grep -q "knockc standing rule" && ip6tables -S INPUT | grep -q "knockc standing rule"', runtimeAccept: { open: 'iptables -I INPUT -s %IP% -p tcp --dport 22 -j ACCEPT', close: 'iptables -D INPUT -s %IP% -p tcp --dport 22 -j ACCEPT' }, snapshot: SNAPSHOT_COMMON });
       expect(log).toContain(`iptables-${variant} rules drop incoming packets`);
       expect(log).toContain('saved the standing rule in /etc/iptables/rules.v4');
     }, 180_000);

@@ -69,6 +69,12 @@ export interface HostSetup {
   readonly snapshot: string;
   /** Shell that succeeds when the standing rule (or guard) is loaded: checked right after the firewall's reload. */
   readonly standingLoaded: string;
+  /**
+   * What `knockc run` runs for a door knockc does not compile (a knockd command for this firewall,
+   * %IP% the knocker), and its undo: it must open exactly as under knockd, knockc's own rules
+   * being no obstacle (absent on a host without a firewall, where knockc's guard is one).
+   */
+  readonly runtimeAccept?: { readonly open: string; readonly close: string };
   /** No firewall: the ports are open before apply and after purge (knockc's guard closes them in between). */
   readonly openWithoutKnockc?: boolean;
 }
@@ -202,6 +208,14 @@ export async function runAttachMatrix(h: HostSetup): Promise<string> {
     await a.apply();
     await knockOpens(a, 4, 'after the firewall reload and re-apply');
     await knockOpens(a, 6, 'after the firewall reload and re-apply', 'c0v4');
+
+    // A runtime door's own accept (the command knockd would run) opens, next to knockc's grants.
+    if (h.runtimeAccept) {
+      await sh(a.server, h.runtimeAccept.open.replaceAll('%IP%', a.c1.ip4));
+      expect((await states(a, 22)).c1v4, "a runtime door's own accept, with knockc loaded").toBe('open');
+      await sh(a.server, h.runtimeAccept.close.replaceAll('%IP%', a.c1.ip4));
+      expect((await states(a, 22)).c1v4, "after the runtime door's stop command").toBe('closed');
+    }
 
     // knockc remove (systemctl stop knockc): closed to everyone, the knocker included.
     const removed = await a.remove(false);

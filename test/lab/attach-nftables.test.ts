@@ -31,7 +31,7 @@ describeHostFw('attach: plain nftables ruleset (issue 16)', () => {
       setup: `cat > /etc/nftables.conf <<'EOF'\n${CONF}EOF\nnft -f /etc/nftables.conf`,
       reload: 'nft -f /etc/nftables.conf',
       reloadKeepsDoors: false,
-      standingLoaded: 'nft list chain inet filter input | grep -q "knockc standing rule"', snapshot: SNAPSHOT_COMMON,
+      standingLoaded: 'nft list chain inet filter input | grep -q "knockc standing rule"', runtimeAccept: { open: 'nft insert rule inet filter input ip saddr %IP% tcp dport 22 accept', close: 'h=$(nft -a list chain inet filter input | sed -n "s/.*ip saddr %IP% tcp dport 22 accept # handle //p"); nft delete rule inet filter input handle $h' }, snapshot: SNAPSHOT_COMMON,
     });
     expect(log).toContain('included it from /etc/nftables.conf');
   }, 180_000);

@@ -13,7 +13,7 @@ describeHostFw('attach: ufw (issue 16)', () => {
       setup: 'ufw default deny incoming >/dev/null; ufw allow 80/tcp >/dev/null; ufw --force enable >/dev/null 2>&1; iptables -S ufw-before-input >/dev/null',
       reload: 'ufw reload >/dev/null 2>&1; iptables -S ufw-before-input >/dev/null',
       reloadKeepsDoors: true,
-      standingLoaded: 'iptables -S ufw-before-input | grep -q "knockc standing rule" && ip6tables -S ufw6-before-input | grep -q "knockc standing rule"', snapshot: SNAPSHOT_COMMON,
+      standingLoaded: 'iptables -S ufw-before-input | grep -q "knockc standing rule" && ip6tables -S ufw6-before-input | grep -q "knockc standing rule"', runtimeAccept: { open: 'ufw allow from %IP% to any port 22 proto tcp >/dev/null', close: 'ufw delete allow from %IP% to any port 22 proto tcp >/dev/null' }, snapshot: SNAPSHOT_COMMON,
     });
     expect(log).toContain('saved the standing rule in /etc/ufw/before.rules');
     expect(log).toContain('saved the standing rule in /etc/ufw/before6.rules');
