@@ -21,6 +21,12 @@ export interface SetDecl {
    * equal keys across two compilations = elements can be carried over on reload.
    */
   readonly key: string;
+  /**
+   * Where nft keeps the elements: one set shared by every door (names.shared), keyed by source
+   * and this tag (the door's, unique in the set and stable like `key`). The IR's semantics are
+   * the set's own; iptables keeps one xt_recent list per set. Absent: a set of its own.
+   */
+  readonly store?: { readonly set: string; readonly tag: number };
 }
 
 export type Match =

@@ -79,6 +79,18 @@ function stableKey(parts: unknown[]): string {
   return sha256Hex(JSON.stringify(parts)).slice(0, 12);
 }
 
+/**
+ * A door's tag in the shared state sets: 32 bits of its identity's hash, so that a reload finds
+ * the same door's elements under the same tag. Doors whose tags collide (identical doors, or one
+ * chance in 2^32 per pair) take the next free one, in config order.
+ */
+function doorTag(identity: string, taken: Set<number>): number {
+  let tag = Number.parseInt(sha256Hex(identity).slice(0, 8), 16);
+  while (taken.has(tag)) tag = (tag + 1) % 0x1_0000_0000;
+  taken.add(tag);
+  return tag;
+}
+
 const isDead = (d: Door): boolean => d.knocks.length > 1 && d.seqTimeout.value <= 0;
 const knockMatch = (k: Knock): Match[] => [{ k: 'proto', proto: k.proto }, { k: 'dport', port: k.port }];
 const keyOf = (x: unknown): string => JSON.stringify(x);
@@ -213,15 +225,27 @@ function lowerKnocks(
 
   // State sets: armed holds the source from the FIRST knock and is never refreshed, so it
   // expires seq_timeout after it; stage k holds sources that have made k knocks.
+  // nft keeps them in sets shared by every door (names.shared), keyed by source and the door's tag.
+  const tags = new Set<number>();
   for (const p of doors) {
     const d = p.door;
     const t = d.seqTimeout.value;
     if (d.knocks.length < 2 || isDead(d)) continue;
     const id = doorIdentity(d, f, opts);
+    const tag = doorTag(id, tags);
     const b = of(p);
-    sets.push({ name: b.armed, family: f, role: 'armed', timeout: t, comment: `${b.label}: attempt started`, door: d.index, key: stableKey([id, 'armed']) });
+    sets.push({ name: b.armed, family: f, role: 'armed', timeout: t, comment: `${b.label}: attempt started`, door: d.index, key: stableKey([id, 'armed']), store: { set: names.shared(f, 'armed'), tag } });
     for (let k = 1; k < d.knocks.length; k++) {
-      sets.push({ name: b.stages[k]!, family: f, role: 'stage', timeout: t, comment: `${b.label}: ${k} knock(s) made`, door: d.index, key: stableKey([id, 'stage', k]) });
+      sets.push({
+        name: b.stages[k]!,
+        family: f,
+        role: 'stage',
+        timeout: t,
+        comment: `${b.label}: ${k} knock(s) made`,
+        door: d.index,
+        key: stableKey([id, 'stage', k]),
+        store: { set: names.shared(f, 'stage', k), tag },
+      });
     }
   }
 
