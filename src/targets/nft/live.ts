@@ -9,6 +9,8 @@ export type NftFamily = 'inet' | 'ip' | 'ip6';
 
 export interface LiveElement {
   readonly addr: string;
+  /** In a shared state set (knockc_armed4, ...): the door's tag (`ADDR . TAG`); else null. */
+  readonly tag: number | null;
   /** The element's own timeout when it differs from the set's, else null. */
   readonly timeoutMs: number | null;
   /** Time left; null = no expiry. */
@@ -41,8 +43,8 @@ export interface LiveRule {
   readonly counter: { readonly packets: number; readonly bytes: number } | null;
   /** Chains this rule jumps or goes to (also through verdict maps). */
   readonly targets: readonly string[];
-  /** Set statements: add / update / delete @set. */
-  readonly setOps: ReadonlyArray<{ readonly op: string; readonly set: string }>;
+  /** Set statements: add / update / delete @set (in a shared state set, with the door's tag). */
+  readonly setOps: ReadonlyArray<{ readonly op: string; readonly set: string; readonly tag: number | null }>;
 }
 
 export interface LiveTable {
@@ -89,9 +91,19 @@ function walk(x: Json, visit: (o: { [k: string]: Json }) => void): void {
 const str = (x: Json | undefined): string | null => (typeof x === 'string' ? x : null);
 const num = (x: Json | undefined): number | null => (typeof x === 'number' ? x : null);
 
+/** The door tag of a shared-set key as nft lists it in a rule: the offset of `jhash ... mod 1 offset TAG`. */
+function tagOfKey(x: Json | undefined): number | null {
+  let tag: number | null = null;
+  walk(x ?? null, (o) => {
+    const h = o['jhash'];
+    if (h && typeof h === 'object' && !Array.isArray(h) && h['mod'] === 1 && typeof h['offset'] === 'number') tag = h['offset'];
+  });
+  return tag;
+}
+
 function ruleOf(r: { [k: string]: Json }): LiveRule {
   const targets: string[] = [];
-  const setOps: Array<{ op: string; set: string }> = [];
+  const setOps: Array<{ op: string; set: string; tag: number | null }> = [];
   let counter: LiveRule['counter'] = null;
   walk(r['expr'] ?? [], (o) => {
     for (const v of ['jump', 'goto'] as const) {
@@ -103,7 +115,7 @@ function ruleOf(r: { [k: string]: Json }): LiveRule {
     }
     const s = o['set'];
     if (s && typeof s === 'object' && !Array.isArray(s) && typeof s['op'] === 'string' && typeof s['set'] === 'string') {
-      setOps.push({ op: s['op'], set: s['set'].replace(/^@/, '') });
+      setOps.push({ op: s['op'], set: s['set'].replace(/^@/, ''), tag: tagOfKey(s['elem']) });
     }
     const c = o['counter'];
     if (c && typeof c === 'object' && !Array.isArray(c) && typeof c['packets'] === 'number') {
@@ -111,6 +123,14 @@ function ruleOf(r: { [k: string]: Json }): LiveRule {
     }
   });
   return { chain: str(r['chain']) ?? '', handle: num(r['handle']) ?? 0, comment: str(r['comment']), counter, targets, setOps };
+}
+
+/** An element's key in JSON: an address, or `{"concat": [address, tag]}` in a shared state set. */
+function keyOfElement(v: Json | undefined): { addr: string; tag: number | null } | null {
+  if (typeof v === 'string') return { addr: v, tag: null };
+  const c = v && typeof v === 'object' && !Array.isArray(v) ? v['concat'] : null;
+  if (Array.isArray(c) && c.length === 2 && typeof c[0] === 'string' && typeof c[1] === 'number') return { addr: c[0], tag: c[1] };
+  return null;
 }
 
 /**
@@ -132,14 +152,17 @@ export function parseTableJson(json: string, family: NftFamily, name: string): L
     if (s && typeof s === 'object' && !Array.isArray(s)) {
       const elements: LiveElement[] = [];
       for (const e of Array.isArray(s['elem']) ? s['elem'] : []) {
-        if (typeof e === 'string') elements.push({ addr: e, timeoutMs: null, expiresMs: null });
+        if (typeof e === 'string') elements.push({ addr: e, tag: null, timeoutMs: null, expiresMs: null });
         else if (e && typeof e === 'object' && !Array.isArray(e) && e['elem'] && typeof e['elem'] === 'object' && !Array.isArray(e['elem'])) {
           const el = e['elem'];
-          const val = str(el['val']);
-          if (val === null) continue;
+          const key = keyOfElement(el['val']);
+          if (key === null) continue;
           const t = num(el['timeout']);
           const x = num(el['expires']);
-          elements.push({ addr: val, timeoutMs: t === null ? null : t * 1000, expiresMs: x === null ? null : x * 1000 });
+          elements.push({ addr: key.addr, tag: key.tag, timeoutMs: t === null ? null : t * 1000, expiresMs: x === null ? null : x * 1000 });
+        } else {
+          const key = keyOfElement(e);
+          if (key) elements.push({ addr: key.addr, tag: key.tag, timeoutMs: null, expiresMs: null });
         }
       }
       const comment = str(s['comment']);
@@ -182,11 +205,13 @@ export function parseElementsText(text: string): Map<string, LiveElement[]> {
         if (words.length === 0) continue;
         let timeoutMs: number | null = null;
         let expiresMs: number | null = null;
-        for (let w = 1; w < words.length; w++) {
+        // `ADDR . TAG` in a shared state set.
+        const tag = words[1] === '.' && /^\d+$/.test(words[2] ?? '') ? Number(words[2]) : null;
+        for (let w = tag === null ? 1 : 3; w < words.length; w++) {
           if (words[w] === 'timeout') timeoutMs = parseNftTime(words[++w] ?? '');
           else if (words[w] === 'expires') expiresMs = parseNftTime(words[++w] ?? '');
         }
-        elems.push({ addr: words[0]!, timeoutMs, expiresMs });
+        elems.push({ addr: words[0]!, tag, timeoutMs, expiresMs });
       }
     }
     out.set(head[2]!, elems);

@@ -4,7 +4,8 @@
 // only (the config is not needed): set names and comments say what each set
 // holds, rule comments and counters say what each rule did.
 import type { Deployment, LiveTable } from './live.js';
-import { doorChainOf, doorIdOfName, doorLabel, familyOfName, grantWords, isKnockcName, setMeaning } from '../../model/names.js';
+import { liveDoors, tagKey } from './doors.js';
+import { doorChainOf, doorIdOfName, doorLabel, familyOfName, grantWords, isKnockcName, isSharedStateSet, setMeaning } from '../../model/names.js';
 import type { AttemptStatus, Counters, DeploymentStatus, GrantStatus } from '../status.js';
 import { bySource } from '../status.js';
 
@@ -29,6 +30,15 @@ export function deploymentStatus(d: Deployment, t: LiveTable): DeploymentStatus 
     const e = touch(id, l.door, l.line);
     const m = setMeaning(s.name);
     if (m.role === 'stage') e.stages = Math.max(e.stages, m.knocks + 1);
+  }
+  // Doors whose state is in the shared sets: their labels and tags are in the rules (doors.ts).
+  const live = liveDoors(t);
+  for (const [id, l] of live.labels) touch(id, l.door, l.line);
+  for (const r of t.rules) {
+    const id = doorChainOf(r.chain);
+    const e = id ? doors.get(id) : undefined;
+    const adv = e ? /^stage (\d+) -> (\d+)$/.exec(r.comment ?? '') : null;
+    if (e && adv) e.stages = Math.max(e.stages, Number(adv[2]));
   }
   // Rules: door chains knockc_doorF_dN (advances, wrong knocks) and start rules labelled "[door] line N".
   const ruleDoor = (chain: string, comment: string | null): string | null => {
@@ -71,7 +81,23 @@ export function deploymentStatus(d: Deployment, t: LiveTable): DeploymentStatus 
   }
   // Attempts: sources in a door's armed set, at the highest stage set that holds them.
   for (const s of sets) {
-    if (setMeaning(s.name).role !== 'armed') continue;
+    if (setMeaning(s.name).role !== 'armed' || !isSharedStateSet(s.name)) continue;
+    const fam = familyOfName(s.name);
+    // Stage sets of this family: source . tag -> the highest stage holding it.
+    const reached = new Map<string, number>();
+    for (const st of sets) {
+      const m = setMeaning(st.name);
+      if (m.role !== 'stage' || !isSharedStateSet(st.name) || familyOfName(st.name) !== fam) continue;
+      for (const x of st.elements) reached.set(`${x.addr}|${x.tag}`, Math.max(reached.get(`${x.addr}|${x.tag}`) ?? 1, m.knocks));
+    }
+    for (const el of s.elements) {
+      const id = live.byTag.get(tagKey(fam, el.tag));
+      const e = id ? doors.get(id) : undefined;
+      if (e) e.attempts.push({ source: el.addr, stage: reached.get(`${el.addr}|${el.tag}`) ?? 1, expiresMs: el.expiresMs });
+    }
+  }
+  for (const s of sets) {
+    if (setMeaning(s.name).role !== 'armed' || isSharedStateSet(s.name)) continue;
     const id = doorIdOfName(s.name)!;
     const e = doors.get(id);
     if (!e) continue;

@@ -10,7 +10,7 @@ import {
   withElements,
 } from '../../../src/targets/nft/live.js';
 import { keyOfComment } from '../../../src/model/names.js';
-import { fakeRunner, fixture } from '../live-helpers.js';
+import { compile, config, fakeRunner, fixture } from '../live-helpers.js';
 
 describe('nft time text', () => {
   it('parses every unit', () => {
@@ -43,13 +43,15 @@ describe('a recorded standalone table', () => {
   const t = withElements(json, text);
 
   it('has the sets, chains and rules of the program', () => {
-    expect(t.sets.map((s) => s.name)).toContain('knockc_armed4_d0');
-    expect(t.sets.every((s) => s.key !== null)).toBe(true);
+    // Door state: shared sets (no key of their own: their elements carry the door's tag); grants: a set each, with its key.
+    expect(t.sets.map((s) => s.name)).toEqual(expect.arrayContaining(['knockc_armed4', 'knockc_stage4_1', 'knockc_stage4_2', 'knockc_armed6', 'knockc_stage6_1']));
+    expect(t.sets.every((s) => (s.name.startsWith('knockc_grant') ? s.key !== null : s.key === null))).toBe(true);
     expect(t.chains.find((c) => c.name === 'input')?.hook).toBe('input');
     const adv = t.rules.find((r) => r.chain === 'knockc_door4_d0' && r.comment === 'stage 2 -> 3')!;
     expect(adv.counter?.packets).toBe(1);
-    expect(adv.setOps).toContainEqual({ op: 'update', set: 'knockc_grant4_g0_t30' });
-    expect(adv.setOps).toContainEqual({ op: 'delete', set: 'knockc_armed4_d0' });
+    const tag = compile(config()).program.sets.find((s) => s.name === 'knockc_armed4_d0')!.store!.tag;
+    expect(adv.setOps).toContainEqual({ op: 'update', set: 'knockc_grant4_g0_t30', tag: null });
+    expect(adv.setOps).toContainEqual({ op: 'delete', set: 'knockc_armed4', tag });
     // the IPv4 dispatch of the input chain: knock ports (jump) and granted ports (goto) in one map
     const knock = t.rules.find((r) => r.chain === 'input' && r.comment === 'knock ports and granted ports')!;
     // verdict map targets count as targets
@@ -66,8 +68,11 @@ describe('a recorded standalone table', () => {
     const jsonGrant = json.sets.find((s) => s.name === 'knockc_grant4_g0_t30')!;
     expect(jsonGrant.elements[0]!.expiresMs! % 1000).toBe(0);
     expect(Math.abs(jsonGrant.elements[0]!.expiresMs! - grant.elements[0]!.expiresMs!)).toBeLessThan(1000);
-    const armed6 = t.sets.find((s) => s.name === 'knockc_armed6_d0')!;
-    expect(armed6.elements.map((e) => e.addr)).toEqual(['::1']);
+    // Shared state sets: `ADDR . TAG`, the door's tag, from the text listing and the JSON alike.
+    const tag6 = compile(config()).program.sets.find((s) => s.name === 'knockc_stage6_d0_1')!.store!.tag;
+    const stage6 = t.sets.find((s) => s.name === 'knockc_stage6_1')!;
+    expect(stage6.elements.map((e) => [e.addr, e.tag, e.timeoutMs])).toEqual([['::1', tag6, 5000]]);
+    expect(json.sets.find((s) => s.name === 'knockc_stage6_1')!.elements.map((e) => [e.addr, e.tag])).toEqual([['::1', tag6]]);
   });
 
   it('parses wrapped element lists and per-element timeouts', () => {
@@ -88,9 +93,9 @@ describe('a recorded standalone table', () => {
     ].join('\n');
     const m = parseElementsText(listing);
     expect(m.get('knockc_grant4_g0_t30')).toEqual([
-      { addr: '198.51.100.1', timeoutMs: null, expiresMs: 1000 },
-      { addr: '198.51.100.2', timeoutMs: 60_000, expiresMs: 59_999 },
-      { addr: '198.51.100.3', timeoutMs: null, expiresMs: 2000 },
+      { addr: '198.51.100.1', tag: null, timeoutMs: null, expiresMs: 1000 },
+      { addr: '198.51.100.2', tag: null, timeoutMs: 60_000, expiresMs: 59_999 },
+      { addr: '198.51.100.3', tag: null, timeoutMs: null, expiresMs: 2000 },
     ]);
     expect(m.has('other')).toBe(false);
   });
