@@ -215,7 +215,7 @@ describe('applyNft with a recorded kernel', () => {
   const listing = (cmd: readonly string[]) => {
     const s = cmd.join(' ');
     if (s === 'nft -j list table inet knockc') return { stdout: fixture('two-doors.standalone.json') };
-    if (s === 'nft list table inet knockc') return { stdout: fixture('two-doors.standalone.txt') };
+    if (s === 'nft list sets inet') return { stdout: fixture('two-doors.standalone.txt') };
     if (s === 'nft -j list table inet filter') return { stdout: fixture('two-doors.into.json') };
     if (s === 'nft -f -' || s === 'nft -c -f -') return { stdout: '' };
     return undefined;

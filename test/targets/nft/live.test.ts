@@ -120,15 +120,20 @@ describe('readTable', () => {
     const run = fakeRunner(() => ({ code: 1, stderr: 'Error: No such file or directory\nlist table inet knockc\n' }));
     expect(await readTable(run, 'inet', 'knockc')).toBeNull();
   });
-  it('reads the text listing only when knockc sets hold elements', async () => {
+  it('reads the elements of its own table from the sets listing (read with the JSON), only when knockc sets hold elements', async () => {
     const empty = JSON.stringify({ nftables: [{ set: { family: 'inet', table: 'knockc', name: 'knockc_armed4_d0', type: 'ipv4_addr', handle: 1 } }] });
-    const run = fakeRunner((cmd) => (cmd.includes('-j') ? { stdout: empty } : undefined));
+    const run = fakeRunner((cmd) => (cmd.includes('-j') ? { stdout: empty } : { code: 1, stderr: 'not asked for' }));
     const t = await readTable(run, 'inet', 'knockc');
     expect(t?.sets).toHaveLength(1);
-    expect(run.calls).toHaveLength(1);
-    const run2 = fakeRunner((cmd) => ({ stdout: cmd.includes('-j') ? fixture('two-doors.standalone.json') : fixture('two-doors.standalone.txt') }));
-    await readTable(run2, 'inet', 'knockc');
-    expect(run2.calls.map((c) => c.cmd.join(' '))).toEqual(['nft -j list table inet knockc', 'nft list table inet knockc']);
+    // Another table's knockc_* sets in the same listing are not this table's.
+    const other = fixture('two-doors.standalone.txt').replace('table inet knockc {', 'table inet other {').replace(/127\.0\.0\.1/g, '192.0.2.99');
+    const run2 = fakeRunner((cmd) => ({ stdout: cmd.includes('-j') ? fixture('two-doors.standalone.json') : `${other}${fixture('two-doors.standalone.txt')}` }));
+    const t2 = (await readTable(run2, 'inet', 'knockc'))!;
+    expect(run2.calls.map((c) => c.cmd.join(' '))).toEqual(['nft -j list table inet knockc', 'nft list sets inet']);
+    const addrs = t2.sets.flatMap((s) => s.elements.map((e) => e.addr));
+    expect(addrs).toContain('127.0.0.1');
+    expect(addrs).not.toContain('192.0.2.99');
+    expect(t2.sets.find((s) => s.name === 'knockc_armed4')!.elements[0]!.expiresMs! % 1000).not.toBe(0);
   });
   it('reports other failures with nft\'s message', async () => {
     const run = fakeRunner(() => ({ code: 1, stderr: 'Error: Operation not permitted' }));
