@@ -80,9 +80,9 @@ function stableKey(parts: unknown[]): string {
 }
 
 /**
- * A door's tag in the shared state sets: 32 bits of its identity's hash, so that a reload finds
- * the same door's elements under the same tag. Doors whose tags collide (identical doors, or one
- * chance in 2^32 per pair) take the next free one, in config order.
+ * A door's (or a grant's) tag in the shared sets: 32 bits of its identity's hash, so that a
+ * reload finds the same door's elements under the same tag. Tags that collide (identical doors,
+ * or one chance in 2^32 per pair) take the next free one, in config order.
  */
 function doorTag(identity: string, taken: Set<number>): number {
   let tag = Number.parseInt(sha256Hex(identity).slice(0, 8), 16);
@@ -112,8 +112,11 @@ export function lower(config: KnockdConfig, opts: LowerOptions = DEFAULT_LOWER, 
 
   for (const f of opts.families) {
     const grants = collectGrants(plans, f);
+    // nft keeps them in one set shared by every grant (names.shared), keyed by source and the grant's tag.
+    const grantTags = new Set<number>();
     for (const g of grants.values()) {
       for (const l of g.lifetimes.values()) {
+        const key = stableKey(['grant', g.ref.key, l]);
         sets.push({
           name: names.grantSet(f, g.n, l),
           family: f,
@@ -121,7 +124,8 @@ export function lower(config: KnockdConfig, opts: LowerOptions = DEFAULT_LOWER, 
           timeout: l.kind === 'timed' ? l.seconds : null,
           comment: grantComment(g.ref.key),
           door: null,
-          key: stableKey(['grant', g.ref.key, l]),
+          key,
+          store: { set: names.shared(f, 'grant'), tag: doorTag(key, grantTags) },
         });
       }
     }

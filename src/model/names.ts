@@ -33,7 +33,11 @@ export const names = {
    * knockc_stage4_2): its elements are `source . door tag`. nft resolves a set named in a rule by
    * walking the table's list of sets, so a set per door made loading quadratic in doors.
    */
-  shared: (f: Family, role: 'armed' | 'stage', k = 0) => `${KNOCKC_PREFIX}${role}${fam(f)}${role === 'stage' ? `_${k}` : ''}`,
+  shared: (f: Family, role: 'armed' | 'stage' | 'grant', k = 0) => `${KNOCKC_PREFIX}${role}${fam(f)}${role === 'stage' ? `_${k}` : ''}`,
+  /** What each tag of the shared grant set opens: elements `TAG comment "grant ... [key]"` (status, diff and carry-over read them). */
+  grantRegistry: (f: Family) => `${KNOCKC_PREFIX}grantkey${fam(f)}`,
+  /** A grant of the shared set as the live readers show it, one per tag (never a kernel object). */
+  grantView: (f: Family, tag: number) => `${KNOCKC_PREFIX}grant${fam(f)}_x${tag}`,
   grantSet: (f: Family, n: number, l: Lifetime) => `${KNOCKC_PREFIX}grant${fam(f)}_g${n}_${l.kind === 'timed' ? `t${l.seconds}` : 'p'}`,
   grantPort: (f: Family, h: Hook, p: Proto, port: number) => `${KNOCKC_PREFIX}gp${fam(f)}_${h === 'input' ? 'in' : 'fwd'}_${p1(p)}${port}`,
   /** Base chains of knockc's own nft table; an earlier knockc tracked knocks in prerouting. */
@@ -99,9 +103,13 @@ export function setMeaning(name: string): SetMeaning {
   if (/^knockc_armed[46](?:_d\d+)?$/.test(name)) return { role: 'armed' };
   const st = /^knockc_stage[46](?:_d\d+)?_(\d+)$/.exec(name);
   if (st) return { role: 'stage', knocks: Number(st[1]) };
-  if (/^knockc_grant[46]_g\d+_/.test(name)) return { role: 'grant' };
+  if (/^knockc_grant[46]_(?:g\d+_|x\d+$)/.test(name)) return { role: 'grant' };
   return { role: 'other' };
 }
+
+/** The shared grant set (knockc_grant4) and its registry (knockc_grantkey4). */
+export const isSharedGrantSet = (name: string): boolean => /^knockc_grant[46]$/.test(name);
+export const isGrantRegistry = (name: string): boolean => /^knockc_grantkey[46]$/.test(name);
 
 /** A shared state set (knockc_armed4, knockc_stage6_2): its elements carry the door's tag. */
 export const isSharedStateSet = (name: string): boolean => /^knockc_(?:armed[46]|stage[46]_\d+)$/.test(name);

@@ -3,7 +3,7 @@
 // new, removed) and the kernel objects (sets, chains) behind them.
 import type { KnockdConfig } from '../../frontend/config.js';
 import type { Program } from '../../model/ir.js';
-import type { LiveTable } from './live.js';
+import { grantSets, type LiveTable } from './live.js';
 import { inlinedEntries } from './generate.js';
 import { doorLabel, familyOfName, grantWords, isKnockcName, isSharedStateSet, names, setMeaning, withoutKey } from '../../model/names.js';
 import { liveDoors as readLiveDoors, tagKey } from './doors.js';
@@ -103,7 +103,7 @@ export function diffReload(live: LiveTable | null, program: Program, config: Kno
 
   const grants: GrantChange[] = [];
   const newGrants = program.sets.filter((s) => s.role === 'grant');
-  const liveGrants = liveSets.filter((s) => setMeaning(s.name).role === 'grant');
+  const liveGrants = live ? grantSets(live) : [];
   const liveGrantsByKey = new Map<string, typeof liveGrants>();
   for (const s of liveGrants) if (s.key) liveGrantsByKey.set(s.key, [...(liveGrantsByKey.get(s.key) ?? []), s]);
   for (const g of newGrants) {
@@ -135,7 +135,7 @@ export function diffReload(live: LiveTable | null, program: Program, config: Kno
       if (shared.has(s.store.set)) continue;
       shared.add(s.store.set);
       if (liveByName.has(s.store.set)) sameSets++;
-      else objects.push({ kind: 'set', name: s.store.set, change: '+', note: `door state shared by every door` });
+      else objects.push({ kind: 'set', name: s.store.set, change: '+', note: s.role === 'grant' ? 'grants shared by every grant' : 'door state shared by every door' });
       continue;
     }
     const l = liveByName.get(s.name);
@@ -146,6 +146,7 @@ export function diffReload(live: LiveTable | null, program: Program, config: Kno
     else sameSets++;
   }
   const newSetNames = new Set(program.sets.map((s) => s.store?.set ?? s.name));
+  for (const s of program.sets) if (s.role === 'grant' && s.store) newSetNames.add(names.grantRegistry(s.family));
   for (const s of liveSets) if (!newSetNames.has(s.name) && !(s.key && newKeys.has(s.key))) objects.push({ kind: 'set', name: s.name, change: '-', note: withoutKey(s.comment) });
   const newChainNames = new Set(program.chains.map((c) => c.name));
   const liveChainNames = new Set(liveChains.map((c) => c.name));

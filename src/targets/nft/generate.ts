@@ -8,7 +8,7 @@ import { lower, type LowerOptions } from '../../model/lower.js';
 import { FAMILIES, planDoors, type DoorPlan } from '../../model/plan.js';
 import { interfaceNameProblem } from '../../frontend/interface-name.js';
 import { cutBytes } from '../../text.js';
-import { SHARED_TAG_TYPEOF, setComment, tagExpr } from '../../model/names.js';
+import { SHARED_TAG_TYPEOF, names, setComment, tagExpr } from '../../model/names.js';
 import { commentLine, doorSummaries } from '../header.js';
 import { TargetError } from '../target.js';
 import { loadTemplate, tidy } from '../templates.js';
@@ -125,32 +125,48 @@ function setView(s: SetDecl, maxSources: number | null): unknown {
 }
 
 /**
- * The sets to load: once each shared set that stores others, then each set of its own. Shared
- * sets first: the kernel finds a set named in a rule by walking the table's sets in the order
- * they were added, and the shared ones are named by most rules.
+ * The sets to load: once each shared set that stores others, then each set of its own, then the
+ * grant registry (what each grant tag opens: `TAG comment "grant ... [key]"`, read back by
+ * status, diff and carry-over). Shared sets first: the kernel finds a set named in a rule by
+ * walking the table's sets in the order they were added, and the shared ones are named by most rules.
  */
 function setViews(program: Program, maxSources: number | null): unknown[] {
   const out: unknown[] = [];
   const own: unknown[] = [];
+  const registry = new Map<Family, string[]>();
   const shared = new Set<string>();
   for (const s of program.sets) {
     if (!s.store) {
       own.push(setView(s, maxSources));
       continue;
     }
+    if (s.role === 'grant') {
+      const r = registry.get(s.family) ?? [];
+      r.push(`${s.store.tag} comment "${setComment(safe(s.comment, 100), s.key)}"`);
+      registry.set(s.family, r);
+    }
     if (shared.has(s.store.set)) continue;
     shared.add(s.store.set);
-    const what = s.role === 'armed' ? 'attempts started' : `sources that made ${/_(\d+)$/.exec(s.store.set)?.[1] ?? '?'} knock(s)`;
+    const what = s.role === 'grant' ? 'sources granted' : s.role === 'armed' ? 'attempts started' : `sources that made ${/_(\d+)$/.exec(s.store.set)?.[1] ?? '?'} knock(s)`;
     out.push({
       name: s.store.set,
       typeDecl: `typeof ${s.family} saddr . ${SHARED_TAG_TYPEOF}`,
       hasTimeout: true,
       timeout: null,
       size: maxSources,
-      comment: safe(`${what}, every door: source . door tag`, 100),
+      comment: safe(`${what}, ${s.role === 'grant' ? 'every grant: source . grant tag' : 'every door: source . door tag'}`, 100),
     });
   }
-  return out.concat(own);
+  const registries = [...registry].map(([f, elements]) => ({
+    name: names.grantRegistry(f),
+    typeDecl: `typeof ${SHARED_TAG_TYPEOF}`,
+    hasTimeout: false,
+    timeout: null,
+    size: null,
+    comment: `what each tag of ${names.shared(f, 'grant')} opens`,
+    elements: elements.join(', '),
+  }));
+  return out.concat(own, registries);
 }
 
 /**

@@ -3,14 +3,16 @@
 // text listing for set elements, whose remaining lifetimes it prints to the
 // millisecond (the JSON output truncates them to whole seconds).
 import { HostError, runOk, type Runner } from '../../host/runner.js';
-import { isKnockcName, keyOfComment, names } from '../../model/names.js';
+import { familyOfName, isGrantRegistry, isKnockcName, isSharedGrantSet, keyOfComment, names } from '../../model/names.js';
 
 export type NftFamily = 'inet' | 'ip' | 'ip6';
 
 export interface LiveElement {
   readonly addr: string;
-  /** In a shared state set (knockc_armed4, ...): the door's tag (`ADDR . TAG`); else null. */
+  /** In a shared set (knockc_armed4, knockc_grant4, ...): the door's or grant's tag (`ADDR . TAG`); else null. */
   readonly tag: number | null;
+  /** An element's own comment (the grant registry's: `TAG comment "grant ... [key]"`). */
+  readonly comment?: string | null;
   /** The element's own timeout when it differs from the set's, else null. */
   readonly timeoutMs: number | null;
   /** Time left; null = no expiry. */
@@ -27,6 +29,8 @@ export interface LiveSet {
   readonly timeoutMs: number | null;
   readonly size: number | null;
   readonly elements: readonly LiveElement[];
+  /** A grant of the shared grant set, as grantSets() shows it: that set and the grant's tag. */
+  readonly store?: { readonly set: string; readonly tag: number };
 }
 
 export interface LiveChain {
@@ -155,6 +159,11 @@ export function parseTableJson(json: string, family: NftFamily, name: string): L
         if (typeof e === 'string') elements.push({ addr: e, tag: null, timeoutMs: null, expiresMs: null });
         else if (e && typeof e === 'object' && !Array.isArray(e) && e['elem'] && typeof e['elem'] === 'object' && !Array.isArray(e['elem'])) {
           const el = e['elem'];
+          // The grant registry: `TAG comment "..."`.
+          if (typeof el['val'] === 'number') {
+            elements.push({ addr: String(el['val']), tag: el['val'], timeoutMs: null, expiresMs: null, comment: str(el['comment']) });
+            continue;
+          }
           const key = keyOfElement(el['val']);
           if (key === null) continue;
           const t = num(el['timeout']);
@@ -192,7 +201,8 @@ export function parseElementsText(text: string): Map<string, LiveElement[]> {
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const head = /^(\s*)set (\S+) \{/.exec(lines[i]!);
-    if (!head || !isKnockcName(head[2]!)) continue;
+    // (the grant registry's elements, with their comments, come from the JSON listing)
+    if (!head || !isKnockcName(head[2]!) || isGrantRegistry(head[2]!)) continue;
     const indent = head[1]!;
     const body: string[] = [];
     for (i++; i < lines.length && lines[i] !== `${indent}}`; i++) body.push(lines[i]!);
@@ -222,6 +232,28 @@ export function parseElementsText(text: string): Map<string, LiveElement[]> {
 /** The table with the text listing's (millisecond) elements in its knockc_* sets. */
 export function withElements(t: LiveTable, elements: ReadonlyMap<string, readonly LiveElement[]>): LiveTable {
   return { ...t, sets: t.sets.map((s) => (elements.has(s.name) ? { ...s, elements: elements.get(s.name)! } : s)) };
+}
+
+/**
+ * The grants of a live table, one set each: a grant set of its own (a table loaded before issue
+ * 20), or one per tag of the shared grant set (knockc_grant4), with its comment and key from the
+ * grant registry (knockc_grantkey4) and the shared set's elements of that tag.
+ */
+export function grantSets(t: LiveTable): LiveSet[] {
+  const out: LiveSet[] = [];
+  for (const s of t.sets) {
+    if (!isKnockcName(s.name)) continue;
+    if (/^knockc_grant[46]_g\d+_/.test(s.name)) out.push(s);
+    if (!isSharedGrantSet(s.name)) continue;
+    const f = familyOfName(s.name);
+    const registry = f ? t.sets.find((r) => r.name === names.grantRegistry(f)) : undefined;
+    for (const r of registry?.elements ?? []) {
+      if (r.tag === null || !f) continue;
+      const comment = r.comment ?? null;
+      out.push({ ...s, name: names.grantView(f, r.tag), comment, key: keyOfComment(comment), timeoutMs: null, elements: s.elements.filter((e) => e.tag === r.tag), store: { set: s.name, tag: r.tag } });
+    }
+  }
+  return out;
 }
 
 const NO_SUCH = /No such file or directory|does not exist/;

@@ -3,7 +3,7 @@
 // and the counters of knocks, openings and resets. Read from the kernel
 // only (the config is not needed): set names and comments say what each set
 // holds, rule comments and counters say what each rule did.
-import type { Deployment, LiveTable } from './live.js';
+import { grantSets, type Deployment, type LiveTable } from './live.js';
 import { liveDoors, tagKey } from './doors.js';
 import { doorChainOf, doorIdOfName, doorLabel, familyOfName, grantWords, isKnockcName, isSharedStateSet, setMeaning } from '../../model/names.js';
 import type { AttemptStatus, Counters, DeploymentStatus, GrantStatus } from '../status.js';
@@ -115,11 +115,11 @@ export function deploymentStatus(d: Deployment, t: LiveTable): DeploymentStatus 
   }
   // Grants: which doors open each grant set (rules that add or refresh it).
   const grants: GrantStatus[] = [];
-  for (const s of sets) {
-    if (setMeaning(s.name).role !== 'grant') continue;
+  for (const s of grantSets(t)) {
     const openers = new Set<string>();
+    const isMine = (o: { set: string; tag: number | null }): boolean => (s.store ? o.set === s.store.set && o.tag === s.store.tag : o.set === s.name);
     for (const r of t.rules) {
-      if (!r.setOps.some((o) => o.set === s.name && (o.op === 'add' || o.op === 'update'))) continue;
+      if (!r.setOps.some((o) => isMine(o) && (o.op === 'add' || o.op === 'update'))) continue;
       const id = ruleDoor(r.chain, r.comment);
       if (id) openers.add(doors.get(id)!.name);
     }

@@ -73,7 +73,8 @@ describe.skipIf(!ready)('knockc apply / remove / status (CLI, scratch network na
   });
 
   it('re-apply of a reordered config carries a grant and an attempt over, with their time left', () => {
-    nft('add', 'element', 'inet', 'knockc', 'knockc_grant4_g0_t30', '{ 198.51.100.9 expires 20s }');
+    const grantTag = compile(config()).program.sets.find((s) => s.name === 'knockc_grant4_g0_t30')!.store!.tag;
+    nft('add', 'element', 'inet', 'knockc', 'knockc_grant4', `{ 198.51.100.9 . ${grantTag} timeout 30s expires 20s }`);
     const added = Date.now();
     // (longer than the door's seq_timeout, so that a slow machine cannot let it expire mid-test;
     // an element's own timeout is carried over too)
@@ -87,8 +88,8 @@ describe.skipIf(!ready)('knockc apply / remove / status (CLI, scratch network na
     expect(dry.status).toBe(0);
     expect(dry.stdout).toContain('= [openSSH] line 9: unchanged, 1 attempt in progress kept');
     expect(dry.stdout).toContain('= tcp/22 (IPv4, 30 s): kept, 1 source keeps it');
-    // The door's state stays in the same shared sets, under the same tag; only its chain is renamed.
-    expect(dry.stdout).toContain('objects: sets +0 -0 ~0 >2 =7, chains +2 -2 =19');
+    // Door state and grants stay in the same shared sets, under the same tags: only the door's chain is renamed.
+    expect(dry.stdout).toContain('objects: sets +0 -0 ~0 >0 =8, chains +2 -2 =19');
     expect(dry.stdout).toContain('+ chain knockc_door4_d1');
     expect(dry.stdout).toMatch(/dry run: nft -c accepts these rules/);
     expect(nft('list', 'set', 'inet', 'knockc', 'knockc_armed4')).toContain(`198.51.100.7 . ${tag}`);
@@ -148,7 +149,7 @@ describe.skipIf(!ready)('knockc apply / remove / status (CLI, scratch network na
     expect(st.stdout).toContain('knockc in table inet knockc');
     const rm = knockc('remove');
     expect(rm.status).toBe(0);
-    expect(rm.stdout).toBe('knockc: removed from table inet filter: 22 knockc chain(s), 9 set(s), 1 jump(s)\nknockc: removed table inet knockc\n');
+    expect(rm.stdout).toBe('knockc: removed from table inet filter: 22 knockc chain(s), 10 set(s), 1 jump(s)\nknockc: removed table inet knockc\n');
     expect(nft('list', 'ruleset')).toBe(pristine);
     const again = knockc('remove');
     expect(again).toEqual({ status: 0, stdout: 'knockc: nothing to remove (no knockc rules are loaded)\n', stderr: '' });

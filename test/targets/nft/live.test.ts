@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   findDeployments,
   formatNftTime,
+  grantSets,
   parseElementsText,
   parseNftTime,
   parseTableJson,
@@ -43,14 +44,17 @@ describe('a recorded standalone table', () => {
   const t = withElements(json, text);
 
   it('has the sets, chains and rules of the program', () => {
-    // Door state: shared sets (no key of their own: their elements carry the door's tag); grants: a set each, with its key.
-    expect(t.sets.map((s) => s.name)).toEqual(expect.arrayContaining(['knockc_armed4', 'knockc_stage4_1', 'knockc_stage4_2', 'knockc_armed6', 'knockc_stage6_1']));
-    expect(t.sets.every((s) => (s.name.startsWith('knockc_grant') ? s.key !== null : s.key === null))).toBe(true);
+    // Door state and grants: shared sets (no key of their own: their elements carry the door's or grant's tag);
+    // each grant's key is in the grant registry.
+    expect(t.sets.map((s) => s.name)).toEqual(expect.arrayContaining(['knockc_grant4', 'knockc_armed4', 'knockc_stage4_1', 'knockc_stage4_2', 'knockc_grant6', 'knockc_armed6', 'knockc_stage6_1', 'knockc_grantkey4', 'knockc_grantkey6']));
+    expect(t.sets.every((s) => s.key === null)).toBe(true);
+    const program = compile(config()).program;
+    expect(grantSets(t).map((g) => g.key).sort()).toEqual(program.sets.filter((s) => s.role === 'grant').map((s) => s.key).sort());
     expect(t.chains.find((c) => c.name === 'input')?.hook).toBe('input');
     const adv = t.rules.find((r) => r.chain === 'knockc_door4_d0' && r.comment === 'stage 2 -> 3')!;
     expect(adv.counter?.packets).toBe(1);
     const tag = compile(config()).program.sets.find((s) => s.name === 'knockc_armed4_d0')!.store!.tag;
-    expect(adv.setOps).toContainEqual({ op: 'update', set: 'knockc_grant4_g0_t30', tag: null });
+    expect(adv.setOps).toContainEqual({ op: 'update', set: 'knockc_grant4', tag: program.sets.find((s) => s.name === 'knockc_grant4_g0_t30')!.store!.tag });
     expect(adv.setOps).toContainEqual({ op: 'delete', set: 'knockc_armed4', tag });
     // the IPv4 dispatch of the input chain: knock ports (jump) and granted ports (goto) in one map
     const knock = t.rules.find((r) => r.chain === 'input' && r.comment === 'knock ports and granted ports')!;
@@ -60,12 +64,14 @@ describe('a recorded standalone table', () => {
   });
 
   it('reads elements to the millisecond from the text listing (the JSON has whole seconds)', () => {
-    const grant = t.sets.find((s) => s.name === 'knockc_grant4_g0_t30')!;
-    expect(grant.timeoutMs).toBe(30_000);
+    const key = compile(config()).program.sets.find((s) => s.name === 'knockc_grant4_g0_t30')!.key;
+    const grant = grantSets(t).find((s) => s.key === key)!;
+    expect(grant.comment).toMatch(/^grant hook=input proto=tcp dport=22 /);
     expect(grant.elements).toHaveLength(1);
     expect(grant.elements[0]!.addr).toBe('127.0.0.1');
+    expect(grant.elements[0]!.timeoutMs).toBe(30_000);
     expect(grant.elements[0]!.expiresMs! % 1000).not.toBe(0);
-    const jsonGrant = json.sets.find((s) => s.name === 'knockc_grant4_g0_t30')!;
+    const jsonGrant = grantSets(json).find((s) => s.key === key)!;
     expect(jsonGrant.elements[0]!.expiresMs! % 1000).toBe(0);
     expect(Math.abs(jsonGrant.elements[0]!.expiresMs! - grant.elements[0]!.expiresMs!)).toBeLessThan(1000);
     // Shared state sets: `ADDR . TAG`, the door's tag, from the text listing and the JSON alike.
