@@ -199,7 +199,7 @@ describeLab('knockc apply / remove / status in a real kernel', () => {
     expect((await apply(CONFIG_B)).ok).toBe(true);
     await c0.knock(['7000', '8000:udp', '9000']);
     const loaded = await ruleset();
-    expect(loaded).toMatch(/elements = \{ [0-9.]+ expires/);
+    expect(loaded).toMatch(/elements = \{ [0-9.]+ \. \d+ timeout \d+s expires/);
     const bad = await apply(CONFIG_BAD);
     expect(bad.ok).toBe(false);
     const e = bad.errors.find((x) => x.door === 'openSSH')!;
