@@ -110,9 +110,9 @@ function stateScript(ns: string): { script: string; elements: number } {
         elements++;
       }
     } else if (grants < 1000) {
-      const g = r.setOps.find((o) => o.set.startsWith('knockc_grant4_') && o.op !== 'delete');
+      const g = r.setOps.find((o) => /^knockc_grant4(_|$)/.test(o.set) && o.op !== 'delete');
       if (g) {
-        lines.push(`add element inet knockc ${g.set} { ${src} timeout 120s expires 110s }`);
+        lines.push(`add element inet knockc ${g.set} { ${key(g.tag)} timeout 120s expires 110s }`);
         elements++;
         grants++;
       }
@@ -124,7 +124,8 @@ function stateScript(ns: string): { script: string; elements: number } {
 const countElements = (ns: string): number => {
   const text = must(['ip', 'netns', 'exec', ns, 'nft', 'list', 'table', 'inet', 'knockc']);
   let n = 0;
-  for (const m of text.matchAll(/elements = \{([^}]*)\}/g)) n += m[1]!.split(',').filter((x) => x.trim()).length;
+  // (not the grant registry's: what each grant tag opens, loaded with the rules)
+  for (const m of text.matchAll(/set (knockc_\w+) \{[^}]*?elements = \{([^}]*)\}/g)) if (!m[1]!.startsWith('knockc_grantkey')) n += m[2]!.split(',').filter((x) => x.trim()).length;
   return n;
 };
 
