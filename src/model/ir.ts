@@ -111,6 +111,12 @@ export interface Program {
   readonly entries: Entries;
   /** Doors whose openings the runtime must act on. */
   readonly runtimeDoors: ReadonlyArray<{ readonly door: string; readonly id: string; readonly reason: string }>;
+  /**
+   * Every door of each family with its tag (the one its state sets are stored under, if any) and
+   * label: nft loads them as the door registry, so that a reload can tell which doors were live
+   * without reading every rule back.
+   */
+  readonly doorTags?: ReadonlyArray<{ readonly family: Family; readonly tag: number; readonly label: string }>;
 }
 
 // No `comment` key without a comment (what the tests compare); no spread: big configs make 20,000 rules.

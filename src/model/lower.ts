@@ -109,6 +109,7 @@ export function lower(config: KnockdConfig, opts: LowerOptions = DEFAULT_LOWER, 
   const sets: SetDecl[] = [];
   const chains: Chain[] = [];
   const entries: Record<string, Partial<Record<Hook, string>>> = {};
+  const doorTags: Array<{ family: Family; tag: number; label: string }> = [];
 
   for (const f of opts.families) {
     const grants = collectGrants(plans, f);
@@ -130,7 +131,7 @@ export function lower(config: KnockdConfig, opts: LowerOptions = DEFAULT_LOWER, 
       }
     }
     const doors = plans.filter((p) => dstMatch(p.door, f, opts) !== null);
-    const knocks = lowerKnocks(f, doors, grants, opts, sets, chains);
+    const knocks = lowerKnocks(f, doors, grants, opts, sets, chains, doorTags);
     const granted = lowerGrants(f, grants, opts);
     entries[f] = lowerEntries(f, knocks, granted, chains);
   }
@@ -142,7 +143,7 @@ export function lower(config: KnockdConfig, opts: LowerOptions = DEFAULT_LOWER, 
       id: `d${p.door.index}`,
       reason: p.door.sequenceFrom.kind === 'one-time' ? 'one-time sequences' : 'command',
     }));
-  return { families: opts.families, sets, chains, entries, runtimeDoors };
+  return { families: opts.families, sets, chains, entries, runtimeDoors, doorTags };
 }
 
 function collectGrants(plans: readonly DoorPlan[], f: Family): Map<string, GrantInfo> {
@@ -221,6 +222,7 @@ function lowerKnocks(
   opts: LowerOptions,
   sets: SetDecl[],
   chains: Chain[],
+  doorTags: Array<{ family: Family; tag: number; label: string }>,
 ): KnockEntries | null {
   if (doors.length === 0) return null;
   const log = (d: Door, stage: number): Stmt[] => (opts.log ? [{ k: 'log', prefix: `${d.name}: Stage ${stage}` }] : []);
@@ -234,10 +236,11 @@ function lowerKnocks(
   for (const p of doors) {
     const d = p.door;
     const t = d.seqTimeout.value;
-    if (d.knocks.length < 2 || isDead(d)) continue;
     const id = doorIdentity(d, f, opts);
     const tag = doorTag(id, tags);
     const b = of(p);
+    doorTags.push({ family: f, tag, label: b.label });
+    if (d.knocks.length < 2 || isDead(d)) continue;
     sets.push({ name: b.armed, family: f, role: 'armed', timeout: t, comment: `${b.label}: attempt started`, door: d.index, key: stableKey([id, 'armed']), store: { set: names.shared(f, 'armed'), tag } });
     for (let k = 1; k < d.knocks.length; k++) {
       sets.push({

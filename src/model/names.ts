@@ -36,6 +36,8 @@ export const names = {
   shared: (f: Family, role: 'armed' | 'stage' | 'grant', k = 0) => `${KNOCKC_PREFIX}${role}${fam(f)}${role === 'stage' ? `_${k}` : ''}`,
   /** What each tag of the shared grant set opens: elements `TAG comment "grant ... [key]"` (status, diff and carry-over read them). */
   grantRegistry: (f: Family) => `${KNOCKC_PREFIX}grantkey${fam(f)}`,
+  /** Whose each door tag is: elements `TAG comment "[door] line N: ..."` (apply reads it instead of every rule). */
+  doorRegistry: (f: Family) => `${KNOCKC_PREFIX}doorkey${fam(f)}`,
   /** A grant of the shared set as the live readers show it, one per tag (never a kernel object). */
   grantView: (f: Family, tag: number) => `${KNOCKC_PREFIX}grant${fam(f)}_x${tag}`,
   grantSet: (f: Family, n: number, l: Lifetime) => `${KNOCKC_PREFIX}grant${fam(f)}_g${n}_${l.kind === 'timed' ? `t${l.seconds}` : 'p'}`,
@@ -110,6 +112,8 @@ export function setMeaning(name: string): SetMeaning {
 /** The shared grant set (knockc_grant4) and its registry (knockc_grantkey4). */
 export const isSharedGrantSet = (name: string): boolean => /^knockc_grant[46]$/.test(name);
 export const isGrantRegistry = (name: string): boolean => /^knockc_grantkey[46]$/.test(name);
+/** The grant and door registries: what each tag stands for, in element comments. */
+export const isRegistry = (name: string): boolean => /^knockc_(?:grant|door)key[46]$/.test(name);
 
 /** A shared state set (knockc_armed4, knockc_stage6_2): its elements carry the door's tag. */
 export const isSharedStateSet = (name: string): boolean => /^knockc_(?:armed[46]|stage[46]_\d+)$/.test(name);

@@ -5,7 +5,7 @@
 import type { KnockdConfig } from '../../frontend/config.js';
 import type { Program } from '../../model/ir.js';
 import { HostError, type Runner } from '../../host/runner.js';
-import { grantSets, listDeployments, nftLoad, readTable, type Deployment, type LiveTable } from './live.js';
+import { grantSets, listDeployments, nftLoad, readTable, readTableForApply, type Deployment, type LiveTable } from './live.js';
 import { diffReload, type ReloadDiff } from './diff.js';
 import { mapNftErrors, type MappedError } from './errors.js';
 import { foreignObjects, foreignReferences, hookRules, reloadScript, removalScript, type NftLocation } from './script.js';
@@ -71,7 +71,7 @@ function checkLocation(loc: NftLocation, live: LiveTable | null): void {
 export async function applyNft(req: NftApplyRequest): Promise<NftApplyReport> {
   const t0 = performance.now();
   const { location: loc, run } = req;
-  const live = await readTable(run, loc.family, loc.table);
+  const live = await readTableForApply(run, loc.family, loc.table);
   const readAt = performance.now();
   checkLocation(loc, live);
   // Only knockc's objects of the live table matter from here on (diff and carry-over look at knockc_* only).

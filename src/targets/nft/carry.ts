@@ -9,7 +9,7 @@
 // there an element is carried when the new program has the same set and tag
 // (the tag is the door's stable identity, like a key).
 import type { SetDecl } from '../../model/ir.js';
-import { isGrantRegistry, isKnockcName, isSharedGrantSet, isSharedStateSet } from '../../model/names.js';
+import { isKnockcName, isRegistry, isSharedGrantSet, isSharedStateSet } from '../../model/names.js';
 import { formatNftTime, grantSets, type LiveElement, type LiveSet, type LiveTable } from './live.js';
 
 /** Elements with less time left than this are not carried (they expire during the reload anyway). */
@@ -87,7 +87,7 @@ export function planCarryOver(live: LiveTable | null, next: readonly SetDecl[], 
     target.set(decl.name, t);
   };
   // The shared grant set's elements go by grant (grantSets: each tag with its key, from the registry).
-  const sets = [...live.sets.filter((s) => !isSharedGrantSet(s.name) && !isGrantRegistry(s.name) && !/^knockc_grant[46]_g\d+_/.test(s.name)), ...grantSets(live)];
+  const sets = [...live.sets.filter((s) => !isSharedGrantSet(s.name) && !isRegistry(s.name) && !/^knockc_grant[46]_g\d+_/.test(s.name)), ...grantSets(live)];
   for (const s of sets) {
     if (!isKnockcName(s.name) || s.elements.length === 0) continue;
     if (isSharedStateSet(s.name)) {

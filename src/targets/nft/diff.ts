@@ -59,16 +59,16 @@ export function diffReload(live: LiveTable | null, program: Program, config: Kno
     const l = doorLabel(r.comment);
     if (l && isKnockcName(r.chain)) liveDoors.set(l.door, liveDoors.get(l.door) ?? l.line);
   }
+  const tagged = live ? readLiveDoors(live) : null;
+  for (const l of tagged?.labelByTag.values() ?? []) liveDoors.set(l.door, liveDoors.get(l.door) ?? l.line);
 
   // Sources mid-sequence per door: the elements of its armed sets (in the shared ones, with its tag).
   const attemptsOf = new Map<string, number>();
-  const tagged = live ? readLiveDoors(live) : null;
   for (const s of liveSets) {
     if (setMeaning(s.name).role !== 'armed') continue;
     if (isSharedStateSet(s.name)) {
       for (const e of s.elements) {
-        const id = tagged?.byTag.get(tagKey(familyOfName(s.name), e.tag));
-        const l = id ? tagged?.labels.get(id) : undefined;
+        const l = tagged?.labelByTag.get(tagKey(familyOfName(s.name), e.tag));
         if (l) attemptsOf.set(l.door, (attemptsOf.get(l.door) ?? 0) + 1);
       }
       continue;
@@ -77,7 +77,9 @@ export function diffReload(live: LiveTable | null, program: Program, config: Kno
     if (l) attemptsOf.set(l.door, (attemptsOf.get(l.door) ?? 0) + s.elements.length);
   }
   // A state set means the same across the reload when its key is live (a set of its own, as an earlier knockc loaded it), or its shared set and tag.
-  const isLive = (s: Program['sets'][number]): boolean => liveKeys.has(s.key) || (s.store !== undefined && (tagged?.tagged.has(`${s.store.set}#${s.store.tag}`) ?? false));
+  const isLive = (s: Program['sets'][number]): boolean =>
+    liveKeys.has(s.key) ||
+    (s.store !== undefined && ((tagged?.tagged.has(`${s.store.set}#${s.store.tag}`) ?? false) || (tagged?.labelByTag.has(tagKey(s.family, s.store.tag)) ?? false)));
   const armedCount = (door: string): number => attemptsOf.get(door) ?? 0;
   // The new program's state sets per door index.
   const setsOf = new Map<number, typeof program.sets[number][]>();
@@ -147,6 +149,7 @@ export function diffReload(live: LiveTable | null, program: Program, config: Kno
   }
   const newSetNames = new Set(program.sets.map((s) => s.store?.set ?? s.name));
   for (const s of program.sets) if (s.role === 'grant' && s.store) newSetNames.add(names.grantRegistry(s.family));
+  for (const d of program.doorTags ?? []) newSetNames.add(names.doorRegistry(d.family));
   for (const s of liveSets) if (!newSetNames.has(s.name) && !(s.key && newKeys.has(s.key))) objects.push({ kind: 'set', name: s.name, change: '-', note: withoutKey(s.comment) });
   const newChainNames = new Set(program.chains.map((c) => c.name));
   const liveChainNames = new Set(liveChains.map((c) => c.name));

@@ -1,10 +1,13 @@
-// Which door each live door chain and door tag belongs to, read from the rules: door state
-// lives in sets shared by every door (knockc_armed4, ...), keyed by source and door tag, so
-// the sets no longer say whose elements they hold.
+// Which door each live door chain and door tag belongs to, read from the rules and the door
+// registry (knockc_doorkey4: `TAG comment "[door] line N: ..."`): door state lives in sets
+// shared by every door (knockc_armed4, ...), keyed by source and door tag, so the sets no
+// longer say whose elements they hold.
 import { doorChainOf, doorLabel, familyOfName, isKnockcName, isSharedStateSet, type DoorLabel } from '../../model/names.js';
 import type { LiveTable } from './live.js';
 
 export interface LiveDoors {
+  /** `ip|TAG` -> its door's label, from the door registry (knockc_doorkey4) and the rules. */
+  readonly labelByTag: ReadonlyMap<string, DoorLabel>;
   /** Door id (d3) -> its label: the rules that jump to its door chain carry it. */
   readonly labels: ReadonlyMap<string, DoorLabel>;
   /** `ip|TAG` -> door id: the set statements of the door chain name its tag. */
@@ -35,5 +38,17 @@ export function liveDoors(t: LiveTable): LiveDoors {
       if (own) byTag.set(tagKey(familyOfName(o.set), o.tag), own);
     }
   }
-  return { labels, byTag, tagged };
+  const labelByTag = new Map<string, DoorLabel>();
+  for (const [k, id] of byTag) {
+    const l = labels.get(id);
+    if (l) labelByTag.set(k, l);
+  }
+  for (const s of t.sets) {
+    if (!/^knockc_doorkey[46]$/.test(s.name)) continue;
+    for (const e of s.elements) {
+      const l = doorLabel(e.comment);
+      if (l && e.tag !== null) labelByTag.set(tagKey(familyOfName(s.name), e.tag), l);
+    }
+  }
+  return { labels, byTag, tagged, labelByTag };
 }

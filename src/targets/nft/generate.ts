@@ -126,14 +126,16 @@ function setView(s: SetDecl, maxSources: number | null): unknown {
 
 /**
  * The sets to load: once each shared set that stores others, then each set of its own, then the
- * grant registry (what each grant tag opens: `TAG comment "grant ... [key]"`, read back by
- * status, diff and carry-over). Shared sets first: the kernel finds a set named in a rule by
+ * registries: what each grant tag opens (`TAG comment "grant ... [key]"`, read back by status,
+ * diff and carry-over) and whose each door tag is (`TAG comment "[door] line N: ..."`, so that
+ * apply need not read every rule back). Shared sets first: the kernel finds a set named in a rule by
  * walking the table's sets in the order they were added, and the shared ones are named by most rules.
  */
 function setViews(program: Program, maxSources: number | null): unknown[] {
   const out: unknown[] = [];
   const own: unknown[] = [];
   const registry = new Map<Family, string[]>();
+  const doorRegistry = new Map<Family, string[]>();
   const shared = new Set<string>();
   for (const s of program.sets) {
     if (!s.store) {
@@ -166,7 +168,21 @@ function setViews(program: Program, maxSources: number | null): unknown[] {
     comment: `what each tag of ${names.shared(f, 'grant')} opens`,
     elements: elements.join(', '),
   }));
-  return out.concat(own, registries);
+  for (const d of program.doorTags ?? []) {
+    const r = doorRegistry.get(d.family) ?? [];
+    r.push(`${d.tag} comment "${safe(d.label, 120)}"`);
+    doorRegistry.set(d.family, r);
+  }
+  const doorRegistries = [...doorRegistry].map(([f, elements]) => ({
+    name: names.doorRegistry(f),
+    typeDecl: `typeof ${SHARED_TAG_TYPEOF}`,
+    hasTimeout: false,
+    timeout: null,
+    size: null,
+    comment: `whose each door tag of the shared state sets is`,
+    elements: elements.join(', '),
+  }));
+  return out.concat(own, registries, doorRegistries);
 }
 
 /**

@@ -212,8 +212,17 @@ describe('nft errors back to the config', () => {
 });
 
 describe('applyNft with a recorded kernel', () => {
+  // The recorded kernel (knockc's table and a user's with --into), answering the listings apply makes.
+  type Item = { [k: string]: { [k: string]: unknown } };
+  const kernel: Item[] = ['two-doors.standalone.json', 'two-doors.into.json'].flatMap((f) => (JSON.parse(fixture(f)) as { nftables: Item[] }).nftables);
+  const json = (xs: Item[]) => ({ stdout: JSON.stringify({ nftables: xs }) });
   const listing = (cmd: readonly string[]) => {
     const s = cmd.join(' ');
+    if (s === 'nft -j list chains inet') return json(kernel.filter((i) => i['chain']));
+    if (s === 'nft -j list sets inet') return json(kernel.filter((i) => i['set']));
+    if (s === 'nft list sets inet') return { stdout: fixture('two-doors.standalone.txt') };
+    const chain = /^nft -j list chain inet (\S+) (\S+)$/.exec(s);
+    if (chain) return json(kernel.filter((i) => (i['chain']?.['table'] === chain[1] && i['chain']?.['name'] === chain[2]) || (i['rule']?.['table'] === chain[1] && i['rule']?.['chain'] === chain[2])));
     if (s === 'nft -j list table inet knockc') return { stdout: fixture('two-doors.standalone.json') };
     if (s === 'nft list sets inet') return { stdout: fixture('two-doors.standalone.txt') };
     if (s === 'nft -j list table inet filter') return { stdout: fixture('two-doors.into.json') };
@@ -252,7 +261,8 @@ describe('applyNft with a recorded kernel', () => {
     const cfg = config(base);
     const run = fakeRunner(listing);
     await expect(applyNft({ run, config: cfg, compiled: compile(cfg), location: { mode: 'standalone', family: 'inet', table: 'filter' }, maxSources: null, dryRun: false })).rejects.toThrow(Refused);
-    const none = fakeRunner((cmd) => (cmd.includes('list') ? { code: 1, stderr: 'Error: No such file or directory' } : listing(cmd)));
+    // (no such table: the family's chains and sets have none of it)
+    const none = fakeRunner((cmd) => (cmd.includes('list') ? { stdout: '{"nftables": []}' } : listing(cmd)));
     await expect(applyNft({ run: none, config: cfg, compiled: compile(cfg, { into: INTO }), location: INTO, maxSources: null, dryRun: false })).rejects.toThrow(/does not exist/);
     const loc = { ...INTO, chain: 'nope' };
     await expect(applyNft({ run, config: cfg, compiled: compile(cfg, { into: loc }), location: loc, maxSources: null, dryRun: false })).rejects.toThrow(/has no chain "nope"/);

@@ -2,7 +2,7 @@
 // with which time left.
 import { describe, expect, it } from 'vitest';
 import { grantSets, parseElementsText, parseTableJson, withElements, type LiveTable } from '../../../src/targets/nft/live.js';
-import { isGrantRegistry, names } from '../../../src/model/names.js';
+import { isRegistry, names } from '../../../src/model/names.js';
 import { planCarryOver } from '../../../src/targets/nft/carry.js';
 import { compile, config, fixture } from '../live-helpers.js';
 
@@ -25,7 +25,7 @@ describe('carry-over', () => {
   it('keeps every element of an unchanged config, with the time it had left', () => {
     const p = planCarryOver(live, compile(config(base)).program.sets, opts);
     expect(p.dropped).toEqual([]);
-    const total = live.sets.filter((s) => !isGrantRegistry(s.name)).reduce((n, s) => n + s.elements.length, 0);
+    const total = live.sets.filter((s) => !isRegistry(s.name)).reduce((n, s) => n + s.elements.length, 0);
     expect(p.carried.reduce((n, c) => n + c.count, 0)).toBe(total);
     const grant = liveGrant('knockc_grant4_g0_t30').elements[0]!;
     const tag = tagOf(sets0, 'knockc_grant4_g0_t30');

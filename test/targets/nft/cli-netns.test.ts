@@ -149,7 +149,7 @@ describe.skipIf(!ready)('knockc apply / remove / status (CLI, scratch network na
     expect(st.stdout).toContain('knockc in table inet knockc');
     const rm = knockc('remove');
     expect(rm.status).toBe(0);
-    expect(rm.stdout).toBe('knockc: removed from table inet filter: 22 knockc chain(s), 10 set(s), 1 jump(s)\nknockc: removed table inet knockc\n');
+    expect(rm.stdout).toBe('knockc: removed from table inet filter: 22 knockc chain(s), 12 set(s), 1 jump(s)\nknockc: removed table inet knockc\n');
     expect(nft('list', 'ruleset')).toBe(pristine);
     const again = knockc('remove');
     expect(again).toEqual({ status: 0, stdout: 'knockc: nothing to remove (no knockc rules are loaded)\n', stderr: '' });

@@ -8,6 +8,7 @@ import {
   parseNftTime,
   parseTableJson,
   readTable,
+  readTableForApply,
   withElements,
 } from '../../../src/targets/nft/live.js';
 import { keyOfComment } from '../../../src/model/names.js';
@@ -140,6 +141,28 @@ describe('readTable', () => {
     expect(addrs).toContain('127.0.0.1');
     expect(addrs).not.toContain('192.0.2.99');
     expect(t2.sets.find((s) => s.name === 'knockc_armed4')!.elements[0]!.expiresMs! % 1000).not.toBe(0);
+  });
+  it('for apply: reads the chains and sets, and the rules of the chains that are not knockc\'s only (not every rule back)', async () => {
+    const full = JSON.parse(fixture('two-doors.standalone.json')) as { nftables: Array<Record<string, Record<string, unknown>>> };
+    const json = (xs: unknown[]) => ({ stdout: JSON.stringify({ nftables: xs }) });
+    const run = fakeRunner((cmd) => {
+      const s = cmd.join(' ');
+      if (s === 'nft -j list chains inet') return json(full.nftables.filter((i) => i['chain']));
+      if (s === 'nft -j list sets inet') return json(full.nftables.filter((i) => i['set']));
+      if (s === 'nft list sets inet') return { stdout: fixture('two-doors.standalone.txt') };
+      if (s === 'nft -j list chain inet knockc input') return json(full.nftables.filter((i) => i['rule']?.['chain'] === 'input'));
+      return { code: 1, stderr: `not expected: ${s}` };
+    });
+    const t = (await readTableForApply(run, 'inet', 'knockc'))!;
+    expect(run.calls.map((c) => c.cmd.join(' ')).sort()).toEqual(['nft -j list chain inet knockc input', 'nft -j list chains inet', 'nft -j list sets inet', 'nft list sets inet']);
+    expect(t.rules.length).toBeGreaterThan(0);
+    expect(t.rules.every((r) => r.chain === 'input')).toBe(true);
+    const whole = withElements(parseTableJson(fixture('two-doors.standalone.json'), 'inet', 'knockc'), parseElementsText(fixture('two-doors.standalone.txt')));
+    expect(t.sets).toEqual(whole.sets);
+    expect(t.chains).toEqual(whole.chains);
+    // No chain and no set of the table: nothing to keep.
+    const none = fakeRunner(() => ({ stdout: '{"nftables": []}' }));
+    expect(await readTableForApply(none, 'inet', 'knockc')).toBeNull();
   });
   it('reports other failures with nft\'s message', async () => {
     const run = fakeRunner(() => ({ code: 1, stderr: 'Error: Operation not permitted' }));
