@@ -17,7 +17,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseTableJson } from '../src/targets/nft/live.js';
-import { doorChainOf } from '../src/model/names.js';
+import { doorChainOf, isRegistry } from '../src/model/names.js';
 import { CLI, doorsConfig, fmt, fmtBytes, fmtInt, isMain, load1, mdTable, median, printResult, type BenchResult, type Check } from './lib.js';
 
 // KNOCKC_BENCH_LOAD_SIZES=10,100 for a quick try (the checks need 100, 1000 and 10000).
@@ -124,8 +124,8 @@ function stateScript(ns: string): { script: string; elements: number } {
 const countElements = (ns: string): number => {
   const text = must(['ip', 'netns', 'exec', ns, 'nft', 'list', 'table', 'inet', 'knockc']);
   let n = 0;
-  // (not the grant registry's: what each grant tag opens, loaded with the rules)
-  for (const m of text.matchAll(/set (knockc_\w+) \{[^}]*?elements = \{([^}]*)\}/g)) if (!m[1]!.startsWith('knockc_grantkey')) n += m[2]!.split(',').filter((x) => x.trim()).length;
+  // (not the registries': what each grant and door tag stands for, loaded with the rules)
+  for (const m of text.matchAll(/set (knockc_\w+) \{[^}]*?elements = \{([^}]*)\}/g)) if (!isRegistry(m[1]!)) n += m[2]!.split(',').filter((x) => x.trim()).length;
   return n;
 };
 
