@@ -275,6 +275,8 @@ export async function readTable(run: Runner, family: NftFamily, name: string): P
   return withElements(table, parseElementsText(tableBlock(text.stdout, family, name)));
 }
 
+const MAX_CHAIN_LISTINGS = 8;
+
 /**
  * One table as `knockc apply` needs it, without reading every rule back: listing a table's rules
  * makes the kernel walk its rules again for each netlink message of the dump (1000 doors: 2.4 s,
@@ -308,6 +310,11 @@ export async function readTableForApply(run: Runner, family: NftFamily, name: st
   if (items.length === 0) return null;
   const table = parseTableJson(JSON.stringify({ nftables: items }), family, name);
   const others = table.chains.filter((x) => !isKnockcName(x.name));
+  // Each `list chain` is one nft that loads the table: a user table of many chains is read whole.
+  if (others.length > MAX_CHAIN_LISTINGS) {
+    const whole = await readTable(run, family, name);
+    return whole && { ...table, rules: whole.rules, sets: whole.sets };
+  }
   const listed = await Promise.all(others.map((x) => run(['nft', '-j', 'list', 'chain', family, name, x.name])));
   const rules: LiveRule[] = [];
   listed.forEach((r, i) => {

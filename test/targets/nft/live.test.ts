@@ -164,6 +164,21 @@ describe('readTable', () => {
     const none = fakeRunner(() => ({ stdout: '{"nftables": []}' }));
     expect(await readTableForApply(none, 'inet', 'knockc')).toBeNull();
   });
+  it('for apply: a user table of many chains (--into) is read whole, not one nft per chain', async () => {
+    const chains = Array.from({ length: 9 }, (_, i) => ({ chain: { family: 'inet', table: 'filter', name: `user${i}`, handle: i + 1 } }));
+    const whole = { nftables: [...chains, { rule: { family: 'inet', table: 'filter', chain: 'user0', handle: 20, comment: 'knockc', expr: [{ jump: { target: 'knockc_input' } }] } }] };
+    const run = fakeRunner((cmd) => {
+      const s = cmd.join(' ');
+      if (s === 'nft -j list chains inet') return { stdout: JSON.stringify({ nftables: chains }) };
+      if (s === 'nft -j list sets inet' || s === 'nft list sets inet') return { stdout: '{"nftables": []}' };
+      if (s === 'nft -j list table inet filter') return { stdout: JSON.stringify(whole) };
+      return { code: 1, stderr: `not expected: ${s}` };
+    });
+    const t = (await readTableForApply(run, 'inet', 'filter'))!;
+    expect(run.calls.some((c) => c.cmd.join(' ').startsWith('nft -j list chain '))).toBe(false);
+    expect(t.chains).toHaveLength(9);
+    expect(t.rules.map((r) => [r.chain, r.comment, r.targets])).toEqual([['user0', 'knockc', ['knockc_input']]]);
+  });
   it('reports other failures with nft\'s message', async () => {
     const run = fakeRunner(() => ({ code: 1, stderr: 'Error: Operation not permitted' }));
     await expect(readTable(run, 'inet', 'knockc')).rejects.toThrow(/Operation not permitted/);
