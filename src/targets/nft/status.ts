@@ -1,8 +1,9 @@
 // knockc status for the nft target: what the kernel knows right now, per door: sources
 // mid-sequence (stage, time left), active grants (source, door, time left),
 // and the counters of knocks, openings and resets. Read from the kernel
-// only (the config is not needed): set names and comments say what each set
-// holds, rule comments and counters say what each rule did.
+// only (the config is not needed): set names and comments (and, for the sets
+// shared by every door, the door chains' set statements and the registries)
+// say what each set holds, rule comments and counters say what each rule did.
 import { grantSets, type Deployment, type LiveTable } from './live.js';
 import { liveDoors, tagKey } from './doors.js';
 import { doorChainOf, doorIdOfName, doorLabel, familyOfName, grantWords, isKnockcName, isSharedStateSet, setMeaning } from '../../model/names.js';
