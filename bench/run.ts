@@ -31,8 +31,10 @@ const BENCHES: Bench[] = [
   { id: 'throughput', title: '2. Cost for traffic that is not a knock', lab: true, load: () => import('./throughput.js') },
   { id: 'flood', title: '3. Knock flood from spoofed sources', lab: true, load: () => import('./flood.js') },
   { id: 'runtime', title: '5. knockc run: knock-to-command latency and idle cost', lab: true, load: () => import('./runtime.js') },
+  // Root, scratch network namespaces (no lab); KNOCKC_BENCH_BASE=old/dist/cli.js adds an earlier build side by side.
+  { id: 'load', title: '6. Loading the rules: nft -f, apply, apply again with live state', lab: false, load: () => import('./load.js') },
 ];
-const REPORT_ORDER = ['latency', 'throughput', 'flood', 'compile', 'runtime'];
+const REPORT_ORDER = ['latency', 'throughput', 'flood', 'compile', 'runtime', 'load'];
 const RESULTS = join(ROOT, 'bench', 'results');
 
 function sh(cmd: string): string {

@@ -2,7 +2,7 @@
 // status reads it (and only read): knocks per stage from the counters of the rules that
 // advance an attempt, and how full each knockc set / xt_recent list is against its limit.
 import type { Runner } from '../host/runner.js';
-import { doorChainOf, doorChainRoot, doorIdOfName, doorLabel, isKnockcName, listRole, setMeaning } from '../model/names.js';
+import { isSharedGrantSet, doorChainOf, doorChainRoot, doorIdOfName, doorLabel, isKnockcName, listRole, setMeaning } from '../model/names.js';
 import { readFilter, readRecent } from '../targets/iptables/host.js';
 import type { Backend } from '../targets/iptables/preflight.js';
 import { isKnockc, listsOf, liveKnockc, ruleFacts, type SaveTable } from '../targets/iptables/restore.js';
@@ -56,7 +56,7 @@ export function nftDetails(where: Where, t: LiveTable): { stages: StageKnocks[];
     .filter((s) => isKnockcName(s.name))
     .map((s) => {
       const id = doorIdOfName(s.name);
-      return { where, set: s.name, role: setMeaning(s.name).role, door: (id && doorOf.get(id)?.door) ?? null, entries: s.elements.length, limit: s.size ?? NFT_DEFAULT_SET_SIZE };
+      return { where, set: s.name, role: isSharedGrantSet(s.name) ? 'grant' : setMeaning(s.name).role, door: (id && doorOf.get(id)?.door) ?? null, entries: s.elements.length, limit: s.size ?? NFT_DEFAULT_SET_SIZE };
     });
   return { stages: [...st.out.values()], sets };
 }

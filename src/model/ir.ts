@@ -21,6 +21,12 @@ export interface SetDecl {
    * equal keys across two compilations = elements can be carried over on reload.
    */
   readonly key: string;
+  /**
+   * Where nft keeps the elements: one set shared by every door (names.shared), keyed by source
+   * and this tag (the door's, unique in the set and stable like `key`). The IR's semantics are
+   * the set's own; iptables keeps one xt_recent list per set. Absent: a set of its own.
+   */
+  readonly store?: { readonly set: string; readonly tag: number };
 }
 
 export type Match =
@@ -107,6 +113,12 @@ export interface Program {
   readonly entries: Entries;
   /** Doors whose openings the runtime must act on. */
   readonly runtimeDoors: ReadonlyArray<{ readonly door: string; readonly id: string; readonly reason: string }>;
+  /**
+   * Every door of each family with its tag (the one its state sets are stored under, if any) and
+   * label: nft loads them as the door registry, so that a reload can tell which doors were live
+   * without reading every rule back.
+   */
+  readonly doorTags?: ReadonlyArray<{ readonly family: Family; readonly tag: number; readonly label: string }>;
 }
 
 // No `comment` key without a comment (what the tests compare); no spread: big configs make 20,000 rules.

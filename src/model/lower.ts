@@ -85,6 +85,18 @@ function stableKey(parts: unknown[]): string {
   return sha256Hex(JSON.stringify(parts)).slice(0, 12);
 }
 
+/**
+ * A door's (or a grant's) tag in the shared sets: 32 bits of its identity's hash, so that a
+ * reload finds the same door's elements under the same tag. Tags that collide (identical doors,
+ * or one chance in 2^32 per pair) take the next free one, in config order.
+ */
+function doorTag(identity: string, taken: Set<number>): number {
+  let tag = Number.parseInt(sha256Hex(identity).slice(0, 8), 16);
+  while (taken.has(tag)) tag = (tag + 1) % 0x1_0000_0000;
+  taken.add(tag);
+  return tag;
+}
+
 const isDead = (d: Door): boolean => d.knocks.length > 1 && d.seqTimeout.value <= 0;
 const knockMatch = (k: Knock): Match[] => [{ k: 'proto', proto: k.proto }, { k: 'dport', port: k.port }];
 const keyOf = (x: unknown): string => JSON.stringify(x);
@@ -103,11 +115,15 @@ export function lower(config: KnockdConfig, opts: LowerOptions = DEFAULT_LOWER, 
   const sets: SetDecl[] = [];
   const chains: Chain[] = [];
   const entries: Record<string, Partial<Record<Hook, string>>> = {};
+  const doorTags: Array<{ family: Family; tag: number; label: string }> = [];
 
   for (const f of opts.families) {
     const grants = collectGrants(plans, f);
+    // nft keeps them in one set shared by every grant (names.shared), keyed by source and the grant's tag.
+    const grantTags = new Set<number>();
     for (const g of grants.values()) {
       for (const l of g.lifetimes.values()) {
+        const key = stableKey(['grant', g.ref.key, l]);
         sets.push({
           name: names.grantSet(f, g.n, l),
           family: f,
@@ -115,12 +131,13 @@ export function lower(config: KnockdConfig, opts: LowerOptions = DEFAULT_LOWER, 
           timeout: l.kind === 'timed' ? l.seconds : null,
           comment: grantComment(g.ref.key),
           door: null,
-          key: stableKey(['grant', g.ref.key, l]),
+          key,
+          store: { set: names.shared(f, 'grant'), tag: doorTag(key, grantTags) },
         });
       }
     }
     const doors = plans.filter((p) => dstMatch(p.door, f, opts) !== null);
-    const knocks = lowerKnocks(f, doors, grants, opts, sets, chains);
+    const knocks = lowerKnocks(f, doors, grants, opts, sets, chains, doorTags);
     const granted = lowerGrants(f, grants, opts);
     entries[f] = lowerEntries(f, knocks, granted, chains);
   }
@@ -132,7 +149,7 @@ export function lower(config: KnockdConfig, opts: LowerOptions = DEFAULT_LOWER, 
       id: `d${p.door.index}`,
       reason: p.door.sequenceFrom.kind === 'one-time' ? 'one-time sequences' : 'command',
     }));
-  return { families: opts.families, sets, chains, entries, runtimeDoors };
+  return { families: opts.families, sets, chains, entries, runtimeDoors, doorTags };
 }
 
 function collectGrants(plans: readonly DoorPlan[], f: Family): Map<string, GrantInfo> {
@@ -211,6 +228,7 @@ function lowerKnocks(
   opts: LowerOptions,
   sets: SetDecl[],
   chains: Chain[],
+  doorTags: Array<{ family: Family; tag: number; label: string }>,
 ): KnockEntries | null {
   if (doors.length === 0) return null;
   const log = (d: Door, stage: number): Stmt[] => (opts.log ? [{ k: 'log', prefix: `${d.name}: Stage ${stage}` }] : []);
@@ -219,15 +237,28 @@ function lowerKnocks(
 
   // State sets: armed holds the source from the FIRST knock and is never refreshed, so it
   // expires seq_timeout after it; stage k holds sources that have made k knocks.
+  // nft keeps them in sets shared by every door (names.shared), keyed by source and the door's tag.
+  const tags = new Set<number>();
   for (const p of doors) {
     const d = p.door;
     const t = d.seqTimeout.value;
-    if (d.knocks.length < 2 || isDead(d)) continue;
     const id = doorIdentity(d, f, opts);
+    const tag = doorTag(id, tags);
     const b = of(p);
-    sets.push({ name: b.armed, family: f, role: 'armed', timeout: t, comment: `${b.label}: attempt started`, door: d.index, key: stableKey([id, 'armed']) });
+    doorTags.push({ family: f, tag, label: b.label });
+    if (d.knocks.length < 2 || isDead(d)) continue;
+    sets.push({ name: b.armed, family: f, role: 'armed', timeout: t, comment: `${b.label}: attempt started`, door: d.index, key: stableKey([id, 'armed']), store: { set: names.shared(f, 'armed'), tag } });
     for (let k = 1; k < d.knocks.length; k++) {
-      sets.push({ name: b.stages[k]!, family: f, role: 'stage', timeout: t, comment: `${b.label}: ${k} knock(s) made`, door: d.index, key: stableKey([id, 'stage', k]) });
+      sets.push({
+        name: b.stages[k]!,
+        family: f,
+        role: 'stage',
+        timeout: t,
+        comment: `${b.label}: ${k} knock(s) made`,
+        door: d.index,
+        key: stableKey([id, 'stage', k]),
+        store: { set: names.shared(f, 'stage', k), tag },
+      });
     }
   }
 

@@ -28,6 +28,18 @@ export const names = {
   door: (f: Family, door: number) => `${KNOCKC_PREFIX}door${fam(f)}_d${door}`,
   armed: (f: Family, door: number) => `${KNOCKC_PREFIX}armed${fam(f)}_d${door}`,
   stage: (f: Family, door: number, k: number) => `${KNOCKC_PREFIX}stage${fam(f)}_d${door}_${k}`,
+  /**
+   * The nft set that stores the door sets of one role and stage for every door (knockc_armed4,
+   * knockc_stage4_2): its elements are `source . door tag`. nft resolves a set named in a rule by
+   * walking the table's list of sets, so a set per door made loading quadratic in doors.
+   */
+  shared: (f: Family, role: 'armed' | 'stage' | 'grant', k = 0) => `${KNOCKC_PREFIX}${role}${fam(f)}${role === 'stage' ? `_${k}` : ''}`,
+  /** What each tag of the shared grant set opens: elements `TAG comment "grant ... [key]"` (status, diff and carry-over read them). */
+  grantRegistry: (f: Family) => `${KNOCKC_PREFIX}grantkey${fam(f)}`,
+  /** Whose each door tag is: elements `TAG comment "[door] line N: ..."` (apply reads it instead of every rule). */
+  doorRegistry: (f: Family) => `${KNOCKC_PREFIX}doorkey${fam(f)}`,
+  /** A grant of the shared set as the live readers show it, one per tag (never a kernel object). */
+  grantView: (f: Family, tag: number) => `${KNOCKC_PREFIX}grant${fam(f)}_x${tag}`,
   grantSet: (f: Family, n: number, l: Lifetime) => `${KNOCKC_PREFIX}grant${fam(f)}_g${n}_${l.kind === 'timed' ? `t${l.seconds}` : 'p'}`,
   grantPort: (f: Family, h: Hook, p: Proto, port: number) => `${KNOCKC_PREFIX}gp${fam(f)}_${h === 'input' ? 'in' : 'fwd'}_${p1(p)}${port}`,
   /** Base chains of knockc's own nft table; an earlier knockc tracked knocks in prerouting. */
@@ -88,17 +100,34 @@ export function doorLabel(comment: string | null | undefined): DoorLabel | null 
 
 export type SetMeaning = { readonly role: 'armed' } | { readonly role: 'stage'; readonly knocks: number } | { readonly role: 'grant' } | { readonly role: 'other' };
 
-/** What a knockc set holds, from its name (knockc_armed4_d0, knockc_stage6_d1_2, knockc_grant4_g0_t30). */
+/** What a knockc set holds, from its name (knockc_armed4_d0, knockc_stage6_d1_2, the shared knockc_armed4 and knockc_stage6_2, knockc_grant4_g0_t30). */
 export function setMeaning(name: string): SetMeaning {
-  if (/^knockc_armed[46]_d\d+$/.test(name)) return { role: 'armed' };
-  const st = /^knockc_stage[46]_d\d+_(\d+)$/.exec(name);
+  if (/^knockc_armed[46](?:_d\d+)?$/.test(name)) return { role: 'armed' };
+  const st = /^knockc_stage[46](?:_d\d+)?_(\d+)$/.exec(name);
   if (st) return { role: 'stage', knocks: Number(st[1]) };
-  if (/^knockc_grant[46]_g\d+_/.test(name)) return { role: 'grant' };
+  if (/^knockc_grant[46]_(?:g\d+_|x\d+$)/.test(name)) return { role: 'grant' };
   return { role: 'other' };
 }
 
+/** The shared grant set (knockc_grant4) and its registry (knockc_grantkey4). */
+export const isSharedGrantSet = (name: string): boolean => /^knockc_grant[46]$/.test(name);
+export const isGrantRegistry = (name: string): boolean => /^knockc_grantkey[46]$/.test(name);
+/** The grant and door registries: what each tag stands for, in element comments. */
+export const isRegistry = (name: string): boolean => /^knockc_(?:grant|door)key[46]$/.test(name);
+
+/** A shared state set (knockc_armed4, knockc_stage6_2): its elements carry the door's tag. */
+export const isSharedStateSet = (name: string): boolean => /^knockc_(?:armed[46]|stage[46]_\d+)$/.test(name);
+
+/**
+ * The door tag in a shared state set's key, as knockc writes it in rules: `jhash ip saddr mod 1
+ * offset TAG` is always TAG (nft 1.0.6 rejects a constant in a lookup key; in an element it is
+ * the plain number). The set's second field is typed by `meta length`, a 32-bit integer.
+ */
+export const tagExpr = (af: Family, tag: number): string => `jhash ${af} saddr mod 1 offset ${tag}`;
+export const SHARED_TAG_TYPEOF = 'meta length';
+
 export const familyOfName = (name: string): 'ip' | 'ip6' | null => {
-  const m = /^knockc_[a-z]+([46])_/.exec(name);
+  const m = /^knockc_[a-z]+([46])(?:_|$)/.exec(name);
   return m ? (m[1] === '4' ? 'ip' : 'ip6') : null;
 };
 

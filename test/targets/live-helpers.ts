@@ -3,7 +3,8 @@
 // in a scratch network namespace with knockc 844506b (one input chain dispatches
 // knock and granted ports): test/targets/live-fixtures/record.sh. The *.v0-layout.*
 // listings were recorded the same way with the knockc before it (knocks tracked in
-// prerouting), as what an upgrade starts from.
+// prerouting), and the *.v1-layout.* ones with the knockc before issue 20 (a set per door, role
+// and stage, not the shared sets keyed by door tag), as what an upgrade starts from.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KnockdConfig } from '../../src/frontend/config.js';

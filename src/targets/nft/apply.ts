@@ -5,12 +5,12 @@
 import type { KnockdConfig } from '../../frontend/config.js';
 import type { Program } from '../../model/ir.js';
 import { HostError, type Runner } from '../../host/runner.js';
-import { listDeployments, nftLoad, readTable, type Deployment, type LiveTable } from './live.js';
+import { grantSets, listDeployments, nftLoad, readTable, readTableForApply, type Deployment, type LiveTable } from './live.js';
 import { diffReload, type ReloadDiff } from './diff.js';
 import { mapNftErrors, type MappedError } from './errors.js';
 import { foreignObjects, foreignReferences, hookRules, reloadScript, removalScript, type NftLocation } from './script.js';
 import { planCarryOver, type CarryPlan } from './carry.js';
-import { grantWords, isKnockcName, setMeaning } from '../../model/names.js';
+import { grantWords, isKnockcName } from '../../model/names.js';
 import { Refused } from '../target.js';
 
 export interface NftApplyRequest {
@@ -71,7 +71,7 @@ function checkLocation(loc: NftLocation, live: LiveTable | null): void {
 export async function applyNft(req: NftApplyRequest): Promise<NftApplyReport> {
   const t0 = performance.now();
   const { location: loc, run } = req;
-  const live = await readTable(run, loc.family, loc.table);
+  const live = await readTableForApply(run, loc.family, loc.table);
   const readAt = performance.now();
   checkLocation(loc, live);
   // Only knockc's objects of the live table matter from here on (diff and carry-over look at knockc_* only).
@@ -152,7 +152,7 @@ export async function removeNft(run: Runner, where: readonly Deployment[] | null
       sets: live.sets.filter((s) => isKnockcName(s.name) || d.mode === 'standalone').length,
       chains: live.chains.filter((c) => isKnockcName(c.name) || d.mode === 'standalone').length,
       hooks: d.mode === 'into' ? hookRules(live).length : 0,
-      unguarded: d.mode === 'standalone' ? [...new Set(live.sets.filter((s) => setMeaning(s.name).role === 'grant' && /\bproto=(tcp|udp)\b/.test(s.comment ?? '')).map((s) => grantWords(s.comment)))].sort() : [],
+      unguarded: d.mode === 'standalone' ? [...new Set(grantSets(live).filter((s) => /\bproto=(tcp|udp)\b/.test(s.comment ?? '')).map((s) => grantWords(s.comment)))].sort() : [],
     });
   }
   if (parts.length === 0) return { removed: [], ok: true, stderr: '', ms: performance.now() - t0 };

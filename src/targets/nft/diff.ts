@@ -3,9 +3,10 @@
 // new, removed) and the kernel objects (sets, chains) behind them.
 import type { KnockdConfig } from '../../frontend/config.js';
 import type { Program } from '../../model/ir.js';
-import type { LiveTable } from './live.js';
+import { grantSets, type LiveTable } from './live.js';
 import { inlinedEntries } from './generate.js';
-import { doorLabel, familyOfName, grantWords, isKnockcName, names, setMeaning, withoutKey } from '../../model/names.js';
+import { doorLabel, familyOfName, grantWords, isKnockcName, isSharedStateSet, names, setMeaning, withoutKey } from '../../model/names.js';
+import { liveDoors as readLiveDoors, tagKey } from './doors.js';
 import { plural } from '../../text.js';
 
 export type DoorChangeKind = 'kept' | 'restarted' | 'new' | 'removed' | 'reloaded';
@@ -58,13 +59,27 @@ export function diffReload(live: LiveTable | null, program: Program, config: Kno
     const l = doorLabel(r.comment);
     if (l && isKnockcName(r.chain)) liveDoors.set(l.door, liveDoors.get(l.door) ?? l.line);
   }
+  const tagged = live ? readLiveDoors(live) : null;
+  for (const l of tagged?.labelByTag.values() ?? []) liveDoors.set(l.door, liveDoors.get(l.door) ?? l.line);
 
-  // Sources mid-sequence per door: the elements of its armed sets.
+  // Sources mid-sequence per door: the elements of its armed sets (in the shared ones, with its tag).
   const attemptsOf = new Map<string, number>();
   for (const s of liveSets) {
-    const l = setMeaning(s.name).role === 'armed' ? doorLabel(s.comment) : null;
+    if (setMeaning(s.name).role !== 'armed') continue;
+    if (isSharedStateSet(s.name)) {
+      for (const e of s.elements) {
+        const l = tagged?.labelByTag.get(tagKey(familyOfName(s.name), e.tag));
+        if (l) attemptsOf.set(l.door, (attemptsOf.get(l.door) ?? 0) + 1);
+      }
+      continue;
+    }
+    const l = doorLabel(s.comment);
     if (l) attemptsOf.set(l.door, (attemptsOf.get(l.door) ?? 0) + s.elements.length);
   }
+  // A state set means the same across the reload when its key is live (a set of its own, as an earlier knockc loaded it), or its shared set and tag.
+  const isLive = (s: Program['sets'][number]): boolean =>
+    liveKeys.has(s.key) ||
+    (s.store !== undefined && ((tagged?.tagged.has(`${s.store.set}#${s.store.tag}`) ?? false) || (tagged?.labelByTag.has(tagKey(s.family, s.store.tag)) ?? false)));
   const armedCount = (door: string): number => attemptsOf.get(door) ?? 0;
   // The new program's state sets per door index.
   const setsOf = new Map<number, typeof program.sets[number][]>();
@@ -80,7 +95,7 @@ export function diffReload(live: LiveTable | null, program: Program, config: Kno
     let change: DoorChangeKind;
     if (!wasLive) change = 'new';
     else if (mine.length === 0) change = 'reloaded';
-    else change = mine.every((s) => liveKeys.has(s.key)) ? 'kept' : 'restarted';
+    else change = mine.every(isLive) ? 'kept' : 'restarted';
     doors.push({ door: d.name, line: d.header.range.start.line, change, attempts });
   }
   const newNames = new Set(config.doors.map((d) => d.name));
@@ -90,7 +105,7 @@ export function diffReload(live: LiveTable | null, program: Program, config: Kno
 
   const grants: GrantChange[] = [];
   const newGrants = program.sets.filter((s) => s.role === 'grant');
-  const liveGrants = liveSets.filter((s) => setMeaning(s.name).role === 'grant');
+  const liveGrants = live ? grantSets(live) : [];
   const liveGrantsByKey = new Map<string, typeof liveGrants>();
   for (const s of liveGrants) if (s.key) liveGrantsByKey.set(s.key, [...(liveGrantsByKey.get(s.key) ?? []), s]);
   for (const g of newGrants) {
@@ -115,7 +130,16 @@ export function diffReload(live: LiveTable | null, program: Program, config: Kno
   const liveByName = new Map(liveSets.map((s) => [s.name, s]));
   const liveByKey = new Map(liveSets.filter((s) => s.key).map((s) => [s.key!, s]));
   const newKeys = new Set(program.sets.map((s) => s.key));
+  const shared = new Set<string>();
   for (const s of program.sets) {
+    if (s.store) {
+      // A shared set: new, or there (its doors' elements are matched by tag).
+      if (shared.has(s.store.set)) continue;
+      shared.add(s.store.set);
+      if (liveByName.has(s.store.set)) sameSets++;
+      else objects.push({ kind: 'set', name: s.store.set, change: '+', note: s.role === 'grant' ? 'grants shared by every grant' : 'door state shared by every door' });
+      continue;
+    }
     const l = liveByName.get(s.name);
     const moved = liveByKey.get(s.key);
     if (!l && moved) objects.push({ kind: 'set', name: s.name, change: '>', note: `was ${moved.name} (same meaning: its elements move)` });
@@ -123,7 +147,9 @@ export function diffReload(live: LiveTable | null, program: Program, config: Kno
     else if (l.key !== s.key) objects.push({ kind: 'set', name: s.name, change: '~', note: `now: ${s.comment}; was: ${withoutKey(l.comment) || '?'}` });
     else sameSets++;
   }
-  const newSetNames = new Set(program.sets.map((s) => s.name));
+  const newSetNames = new Set(program.sets.map((s) => s.store?.set ?? s.name));
+  for (const s of program.sets) if (s.role === 'grant' && s.store) newSetNames.add(names.grantRegistry(s.family));
+  for (const d of program.doorTags ?? []) newSetNames.add(names.doorRegistry(d.family));
   for (const s of liveSets) if (!newSetNames.has(s.name) && !(s.key && newKeys.has(s.key))) objects.push({ kind: 'set', name: s.name, change: '-', note: withoutKey(s.comment) });
   const newChainNames = new Set(program.chains.map((c) => c.name));
   const liveChainNames = new Set(liveChains.map((c) => c.name));

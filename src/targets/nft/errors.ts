@@ -110,6 +110,11 @@ export function mapNftErrors(stderr: string, script: ScriptParts, program: Progr
         if (chain) door = doorAt(config, chain.door) ?? doorByLabel(config, chain.comment);
       }
     }
+    // A shared set's elements take their timeout from the rule: the door's seq_timeout, or for a grant its cmd_timeout.
+    if (door && !where && /too large|range/i.test(e.message)) {
+      if (/@knockc_grant[46] \{[^}]*\btimeout\b/.test(scriptText)) where = door.cmdTimeout.from?.range ?? null;
+      else if (/@knockc_(?:armed|stage)[46](?:_\d+)? \{[^}]*\btimeout\b/.test(scriptText)) where = door.seqTimeout.from?.range ?? null;
+    }
     return { ...base, door: door?.name ?? null, where: where ?? door?.header.range ?? null, part: 'rules' };
   });
 }

@@ -1,10 +1,12 @@
 // knockc status for the nft target: what the kernel knows right now, per door: sources
 // mid-sequence (stage, time left), active grants (source, door, time left),
 // and the counters of knocks, openings and resets. Read from the kernel
-// only (the config is not needed): set names and comments say what each set
-// holds, rule comments and counters say what each rule did.
-import type { Deployment, LiveTable } from './live.js';
-import { doorChainOf, doorIdOfName, doorLabel, familyOfName, grantWords, isKnockcName, setMeaning } from '../../model/names.js';
+// only (the config is not needed): set names and comments (and, for the sets
+// shared by every door, the door chains' set statements and the registries)
+// say what each set holds, rule comments and counters say what each rule did.
+import { grantSets, type Deployment, type LiveTable } from './live.js';
+import { liveDoors, tagKey } from './doors.js';
+import { doorChainOf, doorIdOfName, doorLabel, familyOfName, grantWords, isKnockcName, isSharedStateSet, setMeaning } from '../../model/names.js';
 import type { AttemptStatus, Counters, DeploymentStatus, GrantStatus } from '../status.js';
 import { bySource } from '../status.js';
 
@@ -29,6 +31,15 @@ export function deploymentStatus(d: Deployment, t: LiveTable): DeploymentStatus 
     const e = touch(id, l.door, l.line);
     const m = setMeaning(s.name);
     if (m.role === 'stage') e.stages = Math.max(e.stages, m.knocks + 1);
+  }
+  // Doors whose state is in the shared sets: their labels and tags are in the rules (doors.ts).
+  const live = liveDoors(t);
+  for (const [id, l] of live.labels) touch(id, l.door, l.line);
+  for (const r of t.rules) {
+    const id = doorChainOf(r.chain);
+    const e = id ? doors.get(id) : undefined;
+    const adv = e ? /^stage (\d+) -> (\d+)$/.exec(r.comment ?? '') : null;
+    if (e && adv) e.stages = Math.max(e.stages, Number(adv[2]));
   }
   // Rules: door chains knockc_doorF_dN (advances, wrong knocks) and start rules labelled "[door] line N".
   const ruleDoor = (chain: string, comment: string | null): string | null => {
@@ -71,7 +82,23 @@ export function deploymentStatus(d: Deployment, t: LiveTable): DeploymentStatus 
   }
   // Attempts: sources in a door's armed set, at the highest stage set that holds them.
   for (const s of sets) {
-    if (setMeaning(s.name).role !== 'armed') continue;
+    if (setMeaning(s.name).role !== 'armed' || !isSharedStateSet(s.name)) continue;
+    const fam = familyOfName(s.name);
+    // Stage sets of this family: source . tag -> the highest stage holding it.
+    const reached = new Map<string, number>();
+    for (const st of sets) {
+      const m = setMeaning(st.name);
+      if (m.role !== 'stage' || !isSharedStateSet(st.name) || familyOfName(st.name) !== fam) continue;
+      for (const x of st.elements) reached.set(`${x.addr}|${x.tag}`, Math.max(reached.get(`${x.addr}|${x.tag}`) ?? 1, m.knocks));
+    }
+    for (const el of s.elements) {
+      const id = live.byTag.get(tagKey(fam, el.tag));
+      const e = id ? doors.get(id) : undefined;
+      if (e) e.attempts.push({ source: el.addr, stage: reached.get(`${el.addr}|${el.tag}`) ?? 1, expiresMs: el.expiresMs });
+    }
+  }
+  for (const s of sets) {
+    if (setMeaning(s.name).role !== 'armed' || isSharedStateSet(s.name)) continue;
     const id = doorIdOfName(s.name)!;
     const e = doors.get(id);
     if (!e) continue;
@@ -89,11 +116,11 @@ export function deploymentStatus(d: Deployment, t: LiveTable): DeploymentStatus 
   }
   // Grants: which doors open each grant set (rules that add or refresh it).
   const grants: GrantStatus[] = [];
-  for (const s of sets) {
-    if (setMeaning(s.name).role !== 'grant') continue;
+  for (const s of grantSets(t)) {
     const openers = new Set<string>();
+    const isMine = (o: { set: string; tag: number | null }): boolean => (s.store ? o.set === s.store.set && o.tag === s.store.tag : o.set === s.name);
     for (const r of t.rules) {
-      if (!r.setOps.some((o) => o.set === s.name && (o.op === 'add' || o.op === 'update'))) continue;
+      if (!r.setOps.some((o) => isMine(o) && (o.op === 'add' || o.op === 'update'))) continue;
       const id = ruleDoor(r.chain, r.comment);
       if (id) openers.add(doors.get(id)!.name);
     }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, ensureBuilt, withoutCaps } from '../../cli/built.js';
-import { fixture, FIX } from '../live-helpers.js';
+import { compile, config, fixture, FIX } from '../live-helpers.js';
 import { netnsReady, toolPath } from '../../netns-env.js';
 
 const ready = netnsReady('CLI netns tests', ['ip', 'nft']);
@@ -81,26 +81,32 @@ describe.skipIf(!ready)('knockc apply / remove / status (CLI, scratch network na
   });
 
   it('re-apply of a reordered config carries a grant and an attempt over, with their time left', () => {
-    nft('add', 'element', 'inet', 'knockc', 'knockc_grant4_g0_t30', '{ 198.51.100.9 expires 20s }');
+    const grantTag = compile(config()).program.sets.find((s) => s.name === 'knockc_grant4_g0_t30')!.store!.tag;
+    nft('add', 'element', 'inet', 'knockc', 'knockc_grant4', `{ 198.51.100.9 . ${grantTag} timeout 30s expires 20s }`);
     const added = Date.now();
     // (longer than the door's seq_timeout, so that a slow machine cannot let it expire mid-test;
     // an element's own timeout is carried over too)
-    nft('add', 'element', 'inet', 'knockc', 'knockc_armed4_d0', '{ 198.51.100.7 timeout 30s expires 25s }');
-    nft('add', 'element', 'inet', 'knockc', 'knockc_stage4_d0_1', '{ 198.51.100.7 timeout 30s expires 25s }');
+    // openSSH's attempt: in the shared sets, under its tag.
+    const tag = compile(config()).program.sets.find((s) => s.name === 'knockc_armed4_d0')!.store!.tag;
+    nft('add', 'element', 'inet', 'knockc', 'knockc_armed4', `{ 198.51.100.7 . ${tag} timeout 30s expires 25s }`);
+    nft('add', 'element', 'inet', 'knockc', 'knockc_stage4_1', `{ 198.51.100.7 . ${tag} timeout 30s expires 25s }`);
     const text = fixture('two-doors.conf');
     const [head, web] = text.split('[web]');
     const dry = knockc('apply', '--dry-run', write('reordered.conf', `[web]${web}\n${head}`));
     expect(dry.status).toBe(0);
     expect(dry.stdout).toContain('= [openSSH] line 9: unchanged, 1 attempt in progress kept');
     expect(dry.stdout).toContain('= tcp/22 (IPv4, 30 s): kept, 1 source keeps it');
-    expect(dry.stdout).toContain('> set knockc_armed4_d1  was knockc_armed4_d0 (same meaning: its elements move)');
+    // Door state and grants stay in the same shared sets, under the same tags: only the door's chain is renamed.
+    expect(dry.stdout).toContain('objects: sets +0 -0 ~0 >0 =8, chains +2 -2 =19');
+    expect(dry.stdout).toContain('+ chain knockc_door4_d1');
     expect(dry.stdout).toMatch(/dry run: nft -c accepts these rules/);
-    expect(nft('list', 'set', 'inet', 'knockc', 'knockc_armed4_d0')).toContain('198.51.100.7');
+    expect(nft('list', 'set', 'inet', 'knockc', 'knockc_armed4')).toContain(`198.51.100.7 . ${tag}`);
     const r = knockc('apply', join(tmp, 'reordered.conf'));
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('knockc: live state: 1 attempt in progress, 1 grant kept\n');
-    // openSSH is door 1 now: its sets are named ..._d1.
-    expect(nft('list', 'set', 'inet', 'knockc', 'knockc_armed4_d1')).toMatch(/198\.51\.100\.7 timeout 30s expires (1\d|2[0-4])s/);
+    // openSSH is door 1 now: its chain is knockc_door4_d1; its tag is the same.
+    expect(nft('list', 'set', 'inet', 'knockc', 'knockc_armed4')).toMatch(new RegExp(`198\\.51\\.100\\.7 \\. ${tag} timeout 30s expires (1\\d|2[0-4])s`));
+    expect(nft('list', 'chain', 'inet', 'knockc', 'knockc_door4_d1')).toContain(`offset ${tag} `);
     const j = JSON.parse(knockc('status', '--json').stdout) as { deployments: Array<{ doors: Array<{ name: string; attempts: Array<{ source: string; stage: number }> }>; grants: Array<{ source: string; expiresMs: number }> }> };
     expect(j.deployments[0]!.doors.find((d) => d.name === 'openSSH')!.attempts).toEqual([{ source: '198.51.100.7', stage: 1, expiresMs: expect.any(Number) }]);
     const g = j.deployments[0]!.grants.find((x) => x.source === '198.51.100.9')!;
@@ -151,7 +157,7 @@ describe.skipIf(!ready)('knockc apply / remove / status (CLI, scratch network na
     expect(st.stdout).toContain('knockc in table inet knockc');
     const rm = knockc('remove');
     expect(rm.status).toBe(0);
-    expect(rm.stdout).toBe('knockc: removed from table inet filter: 22 knockc chain(s), 9 set(s), 1 jump(s)\nknockc: removed table inet knockc\n');
+    expect(rm.stdout).toBe('knockc: removed from table inet filter: 22 knockc chain(s), 12 set(s), 1 jump(s)\nknockc: removed table inet knockc\n');
     expect(nft('list', 'ruleset')).toBe(pristine);
     const again = knockc('remove');
     expect(again).toEqual({ status: 0, stdout: 'knockc: nothing to remove (no knockc rules are loaded)\n', stderr: '' });

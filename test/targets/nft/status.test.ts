@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseElementsText, parseTableJson, withElements } from '../../../src/targets/nft/live.js';
 import { deploymentStatus } from '../../../src/targets/nft/status.js';
 import { formatStatus, statusJson, table, timeLeft } from '../../../src/targets/status.js';
-import { doorLabel, grantWords, setMeaning } from '../../../src/model/names.js';
+import { doorLabel, grantWords, isSharedStateSet, setMeaning } from '../../../src/model/names.js';
 import { hasNetAdmin, kernelVersion, versionAtLeast } from '../../../src/host/checks.js';
 import { fixture } from '../live-helpers.js';
 
@@ -61,6 +61,17 @@ describe('status of the recorded table', () => {
   });
 });
 
+describe('status of a table loaded before issue 20 (a set per door, role and stage)', () => {
+  const v1 = withElements(parseTableJson(fixture('two-doors.standalone.v1-layout.json'), 'inet', 'knockc'), parseElementsText(fixture('two-doors.standalone.v1-layout.txt')));
+  const old = deploymentStatus({ family: 'inet', table: 'knockc', mode: 'standalone' }, v1);
+  it('reads the same doors, attempts and grants (recorded after the same knocks)', () => {
+    expect(old.doors.map((d) => [d.name, d.line, d.stages, d.counters, d.attempts.map((a) => [a.source, a.stage])])).toEqual(
+      st.doors.map((d) => [d.name, d.line, d.stages, d.counters, d.attempts.map((a) => [a.source, a.stage])]),
+    );
+    expect(old.grants.map((g) => [g.source, g.grant, g.doors])).toEqual(st.grants.map((g) => [g.source, g.grant, g.doors]));
+  });
+});
+
 describe('labels and helpers', () => {
   it('reads knockc comments', () => {
     expect(doorLabel('[open SSH] line 12: 2 knock(s) made [0123456789ab]')).toEqual({ door: 'open SSH', line: 12, rest: '2 knock(s) made' });
@@ -68,6 +79,11 @@ describe('labels and helpers', () => {
     expect(doorLabel('grant hook=input')).toBeNull();
     expect(setMeaning('knockc_stage6_d3_2')).toEqual({ role: 'stage', knocks: 2 });
     expect(setMeaning('knockc_armed4_d0')).toEqual({ role: 'armed' });
+    expect(setMeaning('knockc_armed6')).toEqual({ role: 'armed' });
+    expect(setMeaning('knockc_stage4_2')).toEqual({ role: 'stage', knocks: 2 });
+    expect(isSharedStateSet('knockc_stage4_2')).toBe(true);
+    expect(isSharedStateSet('knockc_stage4_d0_2')).toBe(false);
+    expect(isSharedStateSet('knockc_grant4_g0_p')).toBe(false);
     expect(setMeaning('knockc_grant4_g0_p')).toEqual({ role: 'grant' });
     expect(grantWords('grant hook=input proto=tcp dport=22,80-90 daddr=* iif=* syn=0 new=0 [abc123abc123]')).toBe('tcp/22,80-90');
     expect(grantWords('grant hook=forward proto=* dport=* daddr=10.0.0.2 iif=eth1 syn=0 new=0')).toBe('all traffic to 10.0.0.2 on eth1 (forward)');
