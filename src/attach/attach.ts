@@ -58,7 +58,7 @@ async function named(run: Runner, snap: HostSnapshot, kind: HostKind, own: Attac
 
 /** Detects (or takes) the host firewall and refuses what cannot be attached safely; changes nothing. */
 export async function planAttach(run: Runner, req: AttachRequest): Promise<AttachPlan> {
-  const snap = await readHostSnapshot(run);
+  const snap = await readHostSnapshot(run, req.own);
   const host = req.host === 'auto' ? detectHostFirewall(snap, req.own) : await named(run, snap, req.host, req.own);
   const uses = marksInUse(snap, req.mark, req.own);
   if (uses.length) throw new Refused(`${markUsesText(uses, req.mark)}\nchoose other bits with --mark (e.g. --mark 0x02000000); nothing was changed`);

@@ -61,6 +61,14 @@ export function iptDecides(save: string): boolean {
   return false;
 }
 
+/** The items of one `nft -j` document, or of several, one per line (a dump per table). */
+export function nftJsonItems(json: string): Array<Record<string, unknown>> {
+  return json
+    .split('\n')
+    .filter((l) => l.trim())
+    .flatMap((l) => (JSON.parse(l) as { nftables?: Array<Record<string, unknown>> }).nftables ?? []);
+}
+
 /** Tables iptables-nft made: table ip/ip6 filter with the built-in chain names. */
 function iptablesNftTable(c: NftJsonChain): boolean {
   return (c.family === 'ip' || c.family === 'ip6' || c.family === 'bridge' || c.family === 'arp') && /^[A-Z][A-Z-]*$/.test(c.name);
@@ -68,7 +76,7 @@ function iptablesNftTable(c: NftJsonChain): boolean {
 
 /** Base filter chains of native nft tables (not knockc's, not iptables-nft's) that can drop at input or forward. */
 export function decidingNftChains(json: string, own: (family: string, table: string) => boolean): NftBaseChain[] {
-  const items = (JSON.parse(json) as { nftables?: Array<Record<string, unknown>> }).nftables ?? [];
+  const items = nftJsonItems(json);
   const chains: NftJsonChain[] = [];
   const dropping = new Set<string>();
   const iptTables = new Set<string>();

@@ -6,7 +6,7 @@
 import { runOk, type Runner } from '../host/runner.js';
 import type { Hook } from '../model/grant.js';
 import { markHex, type Mark } from '../model/mark.js';
-import type { NftBaseChain } from './detect.js';
+import { nftJsonItems, type NftBaseChain } from './detect.js';
 import type { HostPaths } from './paths.js';
 import { readHostFile, removeHostFile, writeHostFile } from './host-files.js';
 import { nftStandingRule, STANDING_COMMENT } from './standing.js';
@@ -23,9 +23,14 @@ interface JsonRule {
   expr?: unknown[];
 }
 
-/** Every standing rule in the ruleset (any table, any mark), with the mark it accepts. */
-export async function nftStandingRules(run: Runner): Promise<Array<JsonRule & { bits: number | null }>> {
-  const items = (JSON.parse(await runOk(run, ['nft', '-j', 'list', 'ruleset'])) as { nftables?: Array<Record<string, unknown>> }).nftables ?? [];
+/**
+ * Every standing rule (any mark) in these tables ("FAMILY NAME"), or in the whole ruleset, with
+ * the mark it accepts. Only the tables asked for are dumped: knockc's own table is most of a
+ * big ruleset, and a rule dump costs the kernel time quadratic in a table's rules.
+ */
+export async function nftStandingRules(run: Runner, tables?: readonly string[]): Promise<Array<JsonRule & { bits: number | null }>> {
+  const dumps = tables ? await Promise.all(tables.map(async (t) => (await run(['nft', '-j', 'list', 'table', ...t.split(' ')])).stdout)) : [await runOk(run, ['nft', '-j', 'list', 'ruleset'])];
+  const items = dumps.filter((d) => d.trim()).flatMap((d) => nftJsonItems(d));
   const out: Array<JsonRule & { bits: number | null }> = [];
   for (const it of items) {
     const r = it['rule'] as JsonRule | undefined;
@@ -63,7 +68,7 @@ export function withoutInclude(conf: string, p: HostPaths): string {
 export async function ensureNftables(run: Runner, p: HostPaths, chains: readonly NftBaseChain[], hooks: readonly Hook[], mark: Mark, dryRun: boolean): Promise<string[]> {
   const mine = chains.filter((c) => hooks.includes(c.hook));
   const done: string[] = [];
-  const live = await nftStandingRules(run);
+  const live = await nftStandingRules(run, [...new Set(mine.map((c) => `${c.family} ${c.table}`))]);
   const verb = dryRun ? 'would insert' : 'inserted';
   for (const c of mine) {
     const here = live.filter((r) => r.family === c.family && r.table === c.table && r.chain === c.chain);

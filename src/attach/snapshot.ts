@@ -14,10 +14,14 @@ export interface HostSnapshot {
   readonly ipRules: readonly string[];
 }
 
-const PARTS: ReadonlyArray<[string, string]> = [
+/** `nft list table` of each table, and its JSON (one line each): never knockc's own, whose rules are most of a big ruleset (a rule dump costs the kernel time quadratic in a table's rules). */
+const tableDumps = (tables: readonly string[], json: boolean): string =>
+  tables.length ? `{ ${tables.map((t) => `nft ${json ? '-j ' : ''}list table ${t}`).join(' && ')}; }` : 'true';
+
+const PARTS = (tables: readonly string[]): ReadonlyArray<[string, string]> => [
   ['firewalld', 'nft list table inet firewalld'],
-  ['nft-json', 'nft -j list ruleset'],
-  ['nft-text', 'nft list ruleset'],
+  ['nft-json', tableDumps(tables, true)],
+  ['nft-text', tableDumps(tables, false)],
   ['iptables-nft', 'iptables-nft-save'],
   ['ip6tables-nft', 'ip6tables-nft-save'],
   ['iptables-legacy', 'iptables-legacy-save'],
@@ -26,9 +30,21 @@ const PARTS: ReadonlyArray<[string, string]> = [
   ['rule6', 'ip -6 rule show'],
 ];
 
-export async function readHostSnapshot(run: Runner): Promise<HostSnapshot> {
+/** The tables of the ruleset that `own` does not claim, as "FAMILY NAME" (names are nft identifiers: no quoting needed). */
+export async function foreignTables(run: Runner, own: (family: string, table: string) => boolean): Promise<string[]> {
+  const r = await run(['nft', 'list', 'tables']);
+  if (r.code !== 0) return [];
+  return r.stdout
+    .split('\n')
+    .map((l) => /^table (\S+) ([A-Za-z0-9_.-]+)$/.exec(l.trim()))
+    .filter((m): m is RegExpExecArray => m !== null && !own(m[1]!, m[2]!))
+    .map((m) => `${m[1]} ${m[2]}`);
+}
+
+export async function readHostSnapshot(run: Runner, own: (family: string, table: string) => boolean): Promise<HostSnapshot> {
   const nonce = `KNOCKC-${Math.random().toString(36).slice(2)}`;
-  const script = PARTS.map(([k, cmd]) => `echo "${nonce} ${k}"; if out=$(${cmd} 2>/dev/null); then printf '%s\\n' "$out"; echo "${nonce} ok"; else echo "${nonce} failed"; fi`).join('\n');
+  const tables = await foreignTables(run, own);
+  const script = PARTS(tables).map(([k, cmd]) => `echo "${nonce} ${k}"; if out=$(${cmd} 2>/dev/null); then printf '%s\\n' "$out"; echo "${nonce} ok"; else echo "${nonce} failed"; fi`).join('\n');
   const r = await run(['sh', '-c', script]);
   if (r.code !== 0) throw new HostError(`cannot read the host's firewall: ${r.stderr.trim() || `exit ${r.code}`}`, r);
   const got = new Map<string, string | null>();

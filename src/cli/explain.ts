@@ -13,7 +13,8 @@ import { loadOrExit } from './common.js';
 async function hostText(): Promise<string> {
   const priv = await checkPrivileges(localRunner, 'read');
   if (priv.level === 'error') return `\nhost      not read: ${priv.message}\n`;
-  const h = detectHostFirewall(await readHostSnapshot(localRunner), (f, t) => f === 'inet' && (t === 'knockc' || t === GUARD_TABLE));
+  const own = (f: string, t: string): boolean => f === 'inet' && (t === 'knockc' || t === GUARD_TABLE);
+  const h = detectHostFirewall(await readHostSnapshot(localRunner, own), own);
   const how =
     h.kind === 'none'
       ? `knockc's guard table (inet ${GUARD_TABLE}) keeps the granted ports closed in both families`
