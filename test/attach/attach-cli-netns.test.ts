@@ -7,13 +7,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, ensureBuilt } from '../cli/built.js';
+import { ensureBuilt } from '../cli/built.js';
+import { netnsCli } from '../netns-cli.js';
 import { fixture, FIX } from '../targets/live-helpers.js';
 import { netnsReady, toolPath } from '../netns-env.js';
 
 const ready = netnsReady('attach CLI netns tests', ['ip', 'nft']);
 const IP = toolPath('ip');
-const NFT = toolPath('nft');
 const NS = `knockc-att-${process.pid}`;
 const CONF = join(FIX, 'two-doors.conf');
 const ETC = process.env['KNOCKC_ETC']!;
@@ -29,21 +29,7 @@ table inet filter {
 }
 `;
 
-interface Out {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-function inNs(argv: string[]): Out {
-  const r = spawnSync(IP!, ['netns', 'exec', NS, ...argv], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-const knockc = (...args: string[]): Out => inNs([process.execPath, CLI, ...args]);
-const nft = (...args: string[]): string => {
-  const r = inNs([NFT!, ...args]);
-  if (r.status !== 0) throw new Error(`nft ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
+const { knockc, nft } = netnsCli(NS);
 const conf = (): string => readFileSync(join(ETC, 'nftables.conf'), 'utf8');
 
 describe.skipIf(!ready)('attaching to the host firewall (CLI, scratch network namespace)', () => {

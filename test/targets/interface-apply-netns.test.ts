@@ -9,32 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { procNetDevNames } from '../../src/host/checks.js';
-import { CLI, ensureBuilt } from '../cli/built.js';
+import { ensureBuilt } from '../cli/built.js';
+import { netnsCli } from '../netns-cli.js';
 import { netnsReady, toolPath } from '../netns-env.js';
 
 const ready = netnsReady('interface warning netns tests', ['ip', 'nft', 'iptables-restore', 'iptables-save']);
 const IP = toolPath('ip');
-const NFT = toolPath('nft');
 
 const NS = `knockc-if-${process.pid}`;
 const tmp = mkdtempSync(join(tmpdir(), 'knockc-ifapply-'));
 
-interface Out {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function inNs(argv: string[]): Out {
-  const r = spawnSync(IP!, ['netns', 'exec', NS, ...argv], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-const knockc = (...args: string[]): Out => inNs([process.execPath, CLI, ...args]);
-const nft = (...args: string[]): string => {
-  const r = inNs([NFT!, ...args]);
-  if (r.status !== 0) throw new Error(`nft ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
+const { inNs, knockc, nft } = netnsCli(NS);
 const write = (name: string, text: string): string => {
   const p = join(tmp, name);
   writeFileSync(p, text);

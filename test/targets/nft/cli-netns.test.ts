@@ -11,32 +11,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, ensureBuilt, withoutCaps } from '../../cli/built.js';
 import { compile, config, fixture, FIX } from '../live-helpers.js';
+import { netnsCli } from '../../netns-cli.js';
 import { netnsReady, toolPath } from '../../netns-env.js';
 
 const ready = netnsReady('CLI netns tests', ['ip', 'nft']);
 const IP = toolPath('ip');
-const NFT = toolPath('nft');
 
 const NS = `knockc-cli-${process.pid}`;
 const CONF = join(FIX, 'two-doors.conf');
 const tmp = mkdtempSync(join(tmpdir(), 'knockc-apply-'));
 
-interface Out {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function inNs(argv: string[], input?: string): Out {
-  const r = spawnSync(IP!, ['netns', 'exec', NS, ...argv], { encoding: 'utf8', input: input ?? '', env: { ...process.env, NO_COLOR: '1' } });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-const knockc = (...args: string[]): Out => inNs([process.execPath, CLI, ...args]);
-const nft = (...args: string[]): string => {
-  const r = inNs([NFT!, ...args]);
-  if (r.status !== 0) throw new Error(`nft ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-};
+const { inNs, knockc, nft } = netnsCli(NS);
 const write = (name: string, text: string): string => {
   const p = join(tmp, name);
   writeFileSync(p, text);
