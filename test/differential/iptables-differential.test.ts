@@ -251,6 +251,10 @@ const FOUND: readonly Named[] = [
     init: { 22: 1 },
     closesMore: 'ip',
   },
+  // Seed 1912749345 (session 6): multiport refuses a range with equal ends; --dport takes it.
+  { title: 'C: -m multiport --dports 9:9,1000,22 fails (invalid portrange): nothing opens', line: 'iptables -A INPUT -s %IP% -p tcp -m multiport --dports 9:9,1000,22 -j ACCEPT' },
+  { title: 'C: --dport 9:9 is port 9', line: 'iptables -A INPUT -s %IP% -p tcp --dport 9:9 -j ACCEPT' },
+  { title: 'C: a failing multiport 22:22 && -A 80: 80 never opens', line: `iptables -A INPUT -s %IP% -p tcp -m multiport --dports 22:22 -j ACCEPT && iptables ${grant('-A', 80)}` },
 ];
 
 describe.skipIf(!ready)('issue 14 named cases: the real programs and knockc agree', () => {

@@ -168,6 +168,9 @@ export function iptPortList(word: Word, proto: Proto): PortRange[] {
       const lo = iptPort(word, item.slice(0, colon), proto);
       const hi = iptPort(word, item.slice(colon + 1), proto);
       if (lo > hi) fail(word, `port range ${item} has its ends swapped`);
+      // multiport (unlike --dport) refuses a range whose ends are equal: "invalid portrange
+      // specified", exit 2, nothing added (iptables 1.8.9, nft and legacy: the differential test).
+      if (lo === hi) fail(word, `multiport refuses the range ${item} (equal ends: iptables exits with "invalid portrange specified")`);
       out.push({ lo, hi });
       count += 2;
     }
