@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import type { Lab, LabClient, LabServer } from '../test/lab/lab.js';
 import { deployIptables, deployKnockd, deployNftBehindFirewall, FLOOD, knockConnect, knockdPid, resetServer, withLab, type Round } from './labkit.js';
 import { DOOR_CONF } from './labkit.js';
-import { barChart, fmt, fmtBytes, fmtInt, isMain, load1, mdTable, percentile, printResult, sleep, type BenchResult, type Check } from './lib.js';
+import { barChart, fmt, fmtBytes, fmtInt, isMain, load1, mdTable, percentile, printResult, sleep, slabBytes, type BenchResult, type Check } from './lib.js';
 
 const RATE = Number(process.env['KNOCKC_BENCH_FLOOD_RATE'] ?? 10000);
 const V6_SHARE = 0.9;
@@ -69,20 +69,6 @@ const BENCH_TABLE = `table inet knockc_bench {
 const CGROUP_CPU_NS =
   'if [ -r /sys/fs/cgroup/cpuacct/cpuacct.usage ]; then cat /sys/fs/cgroup/cpuacct/cpuacct.usage; ' +
   "else awk '/^usage_usec/ { printf \"%d\\n\", $2 * 1000 }' /sys/fs/cgroup/cpu.stat; fi";
-
-/** Bytes in each slab cache of the host (null when /proc/slabinfo is not readable). */
-function slabBytes(): Map<string, number> | null {
-  try {
-    const m = new Map<string, number>();
-    for (const l of readFileSync('/proc/slabinfo', 'utf8').split('\n').slice(2)) {
-      const f = l.trim().split(/\s+/);
-      if (f.length > 3) m.set(f[0]!, Number(f[1]) * Number(f[3]));
-    }
-    return m;
-  } catch {
-    return null;
-  }
-}
 
 /**
  * Kernel bytes per nft set element (IPv6 key, timeout), measured: N elements added to a set

@@ -3,6 +3,7 @@
  * running the built CLI, generated configs.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
@@ -374,4 +375,18 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 export function isMain(metaUrl: string): boolean {
   const entry = process.argv[1];
   return entry !== undefined && fileURLToPath(metaUrl) === entry;
+}
+
+/** Bytes in each slab cache of the host (null when /proc/slabinfo is not readable). */
+export function slabBytes(): Map<string, number> | null {
+  try {
+    const m = new Map<string, number>();
+    for (const l of readFileSync('/proc/slabinfo', 'utf8').split('\n').slice(2)) {
+      const f = l.trim().split(/\s+/);
+      if (f.length > 3) m.set(f[0]!, Number(f[1]) * Number(f[3]));
+    }
+    return m;
+  } catch {
+    return null;
+  }
 }

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseTableJson } from '../src/targets/nft/live.js';
 import { doorChainOf, isRegistry } from '../src/model/names.js';
-import { CLI, doorsConfig, fmt, fmtBytes, fmtInt, isMain, load1, mdTable, median, printResult, type BenchResult, type Check } from './lib.js';
+import { CLI, doorsConfig, fmt, fmtBytes, fmtInt, isMain, load1, mdTable, median, printResult, slabBytes, type BenchResult, type Check } from './lib.js';
 
 // KNOCKC_BENCH_LOAD_SIZES=10,100 for a quick try (the checks need 100, 1000 and 10000).
 const SIZES = (process.env['KNOCKC_BENCH_LOAD_SIZES'] ?? '10,100,1000,10000').split(',').map(Number);
@@ -72,20 +72,6 @@ function freshNs(): string {
   return ns;
 }
 const dropNs = (ns: string): void => void sh(['ip', 'netns', 'del', ns]);
-
-/** Bytes in each slab cache of the host (null when /proc/slabinfo is not readable). */
-function slab(): Map<string, number> | null {
-  try {
-    const m = new Map<string, number>();
-    for (const l of readFileSync('/proc/slabinfo', 'utf8').split('\n').slice(2)) {
-      const f = l.trim().split(/\s+/);
-      if (f.length > 3) m.set(f[0]!, Number(f[1]) * Number(f[3]));
-    }
-    return m;
-  } catch {
-    return null;
-  }
-}
 
 /**
  * One attempt per door (stage 1, both sets, a long timeout), and one grant for up to 1000 doors,
@@ -145,11 +131,11 @@ function measure(v: Variant, doors: number, dir: string): Row {
     // nft -f alone, in an empty namespace; the slab caches that grew are the ruleset's.
     let ns = freshNs();
     try {
-      const a = slab();
+      const a = slabBytes();
       const r = sh(['ip', 'netns', 'exec', ns, 'nft', '-f', out]);
       if (!r.ok) throw new Error(`nft -f (${v.name}, ${doors} doors): ${r.err.slice(0, 500)}`);
       nft.push(r.ms);
-      const b = slab();
+      const b = slabBytes();
       if (a && b) slabs.push([...b].reduce((s, [k, x]) => s + Math.max(0, x - (a.get(k) ?? 0)), 0));
     } finally {
       dropNs(ns);
