@@ -7,14 +7,14 @@ import { Refused } from '../targets/target.js';
 import type { Runner } from '../host/runner.js';
 import type { Hook } from '../model/grant.js';
 import type { Mark } from '../model/mark.js';
-import { decidingNftChains, detectHostFirewall, type HostFirewall, type HostKind, type IptVariant } from './detect.js';
+import { decidingNftChains, detectHostFirewall, nftJsonItems, type HostFirewall, type HostKind, type IptVariant } from './detect.js';
 import { ensureFirewalld, purgeFirewalld } from './firewalld.js';
-import { ensureGuard, purgeGuard, type GuardEntry, type Unguardable } from './guard.js';
+import { ensureGuard, GUARD_TABLE, purgeGuard, type GuardEntry, type Unguardable } from './guard.js';
 import { ensureIptables, purgeIptables } from './iptables.js';
 import { hostPaths } from './paths.js';
 import { marksInUse, markUsesText } from './marks-in-use.js';
 import { readHostSnapshot, type HostSnapshot } from './snapshot.js';
-import { ensureNftables, purgeNftables } from './nftables.js';
+import { ensureNftables, purgeNftables, standingRulesIn } from './nftables.js';
 
 export interface AttachRequest {
   readonly mark: Mark;
@@ -29,9 +29,16 @@ export interface AttachRequest {
   readonly etc: string;
 }
 
+/** knockc's own nft tables for a standalone table of this name: its tracking table and the guard. */
+export function knockcTables(table: string): (family: string, name: string) => boolean {
+  return (family, name) => family === 'inet' && (name === table || name === GUARD_TABLE);
+}
+
 /** The host firewall found (or named), after the checks that refuse with nothing changed. */
 export interface AttachPlan {
   readonly host: HostFirewall;
+  /** What detection read; attaching reads the standing rules already there from it. */
+  readonly snapshot: HostSnapshot;
 }
 
 async function iptVariant(run: Runner): Promise<IptVariant> {
@@ -69,7 +76,7 @@ export async function planAttach(run: Runner, req: AttachRequest): Promise<Attac
         'Set up a host firewall (knockc then attaches to it), or narrow the grant to ports; nothing was changed',
     );
   }
-  return { host };
+  return { host, snapshot: snap };
 }
 
 /** "host firewall: ufw (ufw's chains are loaded ...)" */
@@ -86,7 +93,7 @@ export async function attach(run: Runner, plan: AttachPlan, req: AttachRequest, 
       if (!req.guard.entries.length) return ['no compiled grant: nothing to keep closed'];
       return ensureGuard(run, p, req.guard.entries, req.mark, dryRun);
     case 'nftables':
-      return [...(await ensureNftables(run, p, h.chains, req.hooks, req.mark, dryRun)), ...(await purgeGuard(run, p, dryRun))];
+      return [...(await ensureNftables(run, p, h.chains, req.hooks, req.mark, dryRun, standingRulesIn(nftJsonItems(plan.snapshot.nftJson ?? '')))), ...(await purgeGuard(run, p, dryRun))];
     case 'iptables':
     case 'ufw':
       return [...(await ensureIptables(run, p, h.kind, h.variant, req.hooks, req.mark, dryRun)), ...(await purgeGuard(run, p, dryRun))];

@@ -23,15 +23,9 @@ interface JsonRule {
   expr?: unknown[];
 }
 
-/**
- * Every standing rule (any mark) in these tables ("FAMILY NAME"), or in the whole ruleset, with
- * the mark it accepts. Only the tables asked for are dumped: knockc's own table is most of a
- * big ruleset, and a rule dump costs the kernel time quadratic in a table's rules.
- */
-export async function nftStandingRules(run: Runner, tables?: readonly string[]): Promise<Array<JsonRule & { bits: number | null }>> {
-  const dumps = tables ? await Promise.all(tables.map(async (t) => (await run(['nft', '-j', 'list', 'table', ...t.split(' ')])).stdout)) : [await runOk(run, ['nft', '-j', 'list', 'ruleset'])];
-  const items = dumps.filter((d) => d.trim()).flatMap((d) => nftJsonItems(d));
-  const out: Array<JsonRule & { bits: number | null }> = [];
+/** Every standing rule (any mark) among the items of `nft -j` dumps, with the mark it accepts. */
+export function standingRulesIn(items: ReadonlyArray<Record<string, unknown>>): StandingRule[] {
+  const out: StandingRule[] = [];
   for (const it of items) {
     const r = it['rule'] as JsonRule | undefined;
     if (!r || r.comment !== STANDING_COMMENT) continue;
@@ -41,6 +35,8 @@ export async function nftStandingRules(run: Runner, tables?: readonly string[]):
   }
   return out;
 }
+
+export type StandingRule = JsonRule & { readonly bits: number | null };
 
 /** The file that includes the standing rule: one `insert rule` per chain. */
 export function standingFile(chains: readonly NftBaseChain[], mark: Mark): string {
@@ -64,11 +60,13 @@ export function withoutInclude(conf: string, p: HostPaths): string {
   return conf.replace(`${INCLUDE_MARKER}\n${includeLine(p)}\n`, '').replace(`${includeLine(p)}\n`, '');
 }
 
-/** Puts the standing rule in place (live, then persistent); returns what changed. */
-export async function ensureNftables(run: Runner, p: HostPaths, chains: readonly NftBaseChain[], hooks: readonly Hook[], mark: Mark, dryRun: boolean): Promise<string[]> {
+/**
+ * Puts the standing rule in place (live, then persistent); returns what changed. `live`: the
+ * standing rules already there (from the snapshot detection read: those tables hold them).
+ */
+export async function ensureNftables(run: Runner, p: HostPaths, chains: readonly NftBaseChain[], hooks: readonly Hook[], mark: Mark, dryRun: boolean, live: readonly StandingRule[]): Promise<string[]> {
   const mine = chains.filter((c) => hooks.includes(c.hook));
   const done: string[] = [];
-  const live = await nftStandingRules(run, [...new Set(mine.map((c) => `${c.family} ${c.table}`))]);
   const verb = dryRun ? 'would insert' : 'inserted';
   for (const c of mine) {
     const here = live.filter((r) => r.family === c.family && r.table === c.table && r.chain === c.chain);
@@ -108,7 +106,8 @@ async function persistNftables(run: Runner, p: HostPaths, chains: readonly NftBa
 /** remove --purge: every standing rule in nft tables, the include and its file. */
 export async function purgeNftables(run: Runner, p: HostPaths, dryRun: boolean): Promise<string[]> {
   const done: string[] = [];
-  for (const r of await nftStandingRules(run)) {
+  // The whole ruleset: by now knockc's own table is gone (remove runs first).
+  for (const r of standingRulesIn(nftJsonItems(await runOk(run, ['nft', '-j', 'list', 'ruleset'])))) {
     if (!dryRun) await runOk(run, ['nft', 'delete', 'rule', r.family, r.table, r.chain, 'handle', String(r.handle)]);
     done.push(`deleted the standing rule from chain ${r.family} ${r.table} ${r.chain}`);
   }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { explainData, explainDot, explainText } from '../explain/explain.js';
+import { knockcTables } from '../attach/attach.js';
 import { detectHostFirewall } from '../attach/detect.js';
 import { readHostSnapshot } from '../attach/snapshot.js';
 import { GUARD_TABLE } from '../attach/guard.js';
@@ -13,7 +14,7 @@ import { loadOrExit } from './common.js';
 async function hostText(): Promise<string> {
   const priv = await checkPrivileges(localRunner, 'read');
   if (priv.level === 'error') return `\nhost      not read: ${priv.message}\n`;
-  const own = (f: string, t: string): boolean => f === 'inet' && (t === 'knockc' || t === GUARD_TABLE);
+  const own = knockcTables('knockc');
   const h = detectHostFirewall(await readHostSnapshot(localRunner, own), own);
   const how =
     h.kind === 'none'

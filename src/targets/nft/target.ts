@@ -1,8 +1,8 @@
 // The nft target: one `nft -f` transaction into knockc's own table, or into
 // the user's table with --into. Its options, checks, compile and host side.
-import { attach, hostLine, planAttach, purgeAttachments, type AttachRequest } from '../../attach/attach.js';
+import { attach, hostLine, knockcTables, planAttach, purgeAttachments, type AttachRequest } from '../../attach/attach.js';
 import { HOST_KINDS, type HostKind } from '../../attach/detect.js';
-import { GUARD_TABLE, guardEntries } from '../../attach/guard.js';
+import { guardEntries } from '../../attach/guard.js';
 import { defaultEtc } from '../../attach/paths.js';
 import { DEFAULT_MARK, markHex, parseMark, type Mark } from '../../model/mark.js';
 import type { Hook } from '../../model/grant.js';
@@ -114,7 +114,7 @@ interface NftCompiled extends Compiled {
 }
 
 function attachRequest(o: NftTargetOptions, loc: NftLocation, a: NonNullable<NftCompiled['attach']>): AttachRequest {
-  return { mark: o.mark, hooks: a.hooks, guard: a.guard, host: o.hostFirewall, etc: o.etc, own: (family, table) => family === 'inet' && (table === loc.table || table === GUARD_TABLE) };
+  return { mark: o.mark, hooks: a.hooks, guard: a.guard, host: o.hostFirewall, etc: o.etc, own: knockcTables(loc.table) };
 }
 
 
