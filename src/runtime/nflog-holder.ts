@@ -2,7 +2,8 @@
 // reader (another `knockc run`, knockd's ulogd, a tcpdump -i nflog:N) is refused with a bare
 // "Operation not permitted". /proc/net/netfilter/nfnetlink_log names the binding socket's
 // netlink port id, /proc/net/netlink that socket's inode, and /proc/PID/fd the process holding it.
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readTextOrNull } from '../host/read-text.js';
+import { readdirSync, readlinkSync } from 'node:fs';
 
 export interface NflogHolder {
   /** The netlink port id bound to the group (usually the PID of the process that opened it). */
@@ -41,13 +42,7 @@ export interface ProcFs {
 }
 
 const realFs: ProcFs = {
-  read: (p) => {
-    try {
-      return readFileSync(p, 'utf8');
-    } catch {
-      return null;
-    }
-  },
+  read: readTextOrNull,
   list: (p) => {
     try {
       return readdirSync(p);

@@ -1,7 +1,7 @@
 // What `knockc status` shows of `knockc run`: whether it runs (its PID file) and the stop
 // commands it owes (its state file, pending.json: the same file the runtime arms its timers
 // from), per door. Read only: nothing here writes.
-import { readFileSync } from 'node:fs';
+import { readTextOrNull } from '../host/read-text.js';
 import { PendingStore, StateFileError, type PendingStop } from './pending.js';
 
 export interface RuntimeStatus {
@@ -23,13 +23,7 @@ export interface RuntimeStatusHost {
 }
 
 const realHost: RuntimeStatusHost = {
-  read: (p) => {
-    try {
-      return readFileSync(p, 'utf8');
-    } catch {
-      return null;
-    }
-  },
+  read: readTextOrNull,
   now: () => Date.now(),
 };
 
