@@ -29,31 +29,29 @@ import { failed } from '../../src/host/checks.js';
 import { preflightNft } from '../../src/targets/nft/preflight.js';
 import { deploymentStatus } from '../../src/targets/nft/status.js';
 import { describeLab, sleep, useLab } from './lab.js';
+import { iptRule } from './doors.js';
 import { labRunner } from './host-runner.js';
-
-const IPT = (port: number, op: 'A' | 'D', six = false): string =>
-  `/usr/sbin/ip${six ? '6' : ''}tables -${op} INPUT -s %IP% -p tcp --dport ${port} -j ACCEPT`;
 
 const OPEN_SSH = [
   '[openSSH]',
   '  sequence = 7000,8000:udp,9000',
   '  seq_timeout = 15',
   '  tcpflags = syn',
-  `  start_command = ${IPT(22, 'A')}`,
-  `  start_command_6 = ${IPT(22, 'A', true)}`,
+  `  start_command = ${iptRule('-A', 22)}`,
+  `  start_command_6 = ${iptRule('-A', 22, true)}`,
   '  cmd_timeout = 9',
-  `  stop_command = ${IPT(22, 'D')}`,
-  `  stop_command_6 = ${IPT(22, 'D', true)}`,
+  `  stop_command = ${iptRule('-D', 22)}`,
+  `  stop_command_6 = ${iptRule('-D', 22, true)}`,
   '',
 ].join('\n');
-const WEB = ['[web]', '  sequence = 6000:udp', `  start_command = ${IPT(2222, 'A')}`, '  cmd_timeout = 60', `  stop_command = ${IPT(2222, 'D')}`, ''].join('\n');
+const WEB = ['[web]', '  sequence = 6000:udp', `  start_command = ${iptRule('-A', 2222)}`, '  cmd_timeout = 60', `  stop_command = ${iptRule('-D', 2222)}`, ''].join('\n');
 const FIRST = [
   '[first]',
   '  sequence = 5000:udp,5001:udp',
   '  seq_timeout = 10',
-  `  start_command = ${IPT(2222, 'A')}`,
+  `  start_command = ${iptRule('-A', 2222)}`,
   '  cmd_timeout = 15',
-  `  stop_command = ${IPT(2222, 'D')}`,
+  `  stop_command = ${iptRule('-D', 2222)}`,
   '',
 ].join('\n');
 /** A: openSSH (d0) and web. */

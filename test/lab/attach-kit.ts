@@ -27,29 +27,28 @@ import type { HostKind } from '../../src/attach/detect.js';
 import { DEFAULT_MARK } from '../../src/model/mark.js';
 import { nftTarget, type NftTargetOptions } from '../../src/targets/nft/target.js';
 import type { Target } from '../../src/targets/target.js';
+import { iptRule } from './doors.js';
 import { labRunner } from './host-runner.js';
 import { sleep, startLab, type Lab, type LabClient, type LabServer } from './lab.js';
 import { hostfwImage } from './hostfw.js';
-
-const IPT = (port: number, op: 'A' | 'D', six = false): string => `/usr/sbin/ip${six ? '6' : ''}tables -${op} INPUT -s %IP% -p tcp --dport ${port} -j ACCEPT`;
 
 /** ssh (22) for both families; web (2222) IPv4 only: an IPv6 knocker gets nothing (the usual knockd config). */
 export const ATTACH_CONFIG = [
   '[ssh]',
   '  sequence = 7000,8000:udp,9000',
   '  seq_timeout = 10',
-  `  start_command = ${IPT(22, 'A')}`,
-  `  start_command_6 = ${IPT(22, 'A', true)}`,
+  `  start_command = ${iptRule('-A', 22)}`,
+  `  start_command_6 = ${iptRule('-A', 22, true)}`,
   '  cmd_timeout = 5',
-  `  stop_command = ${IPT(22, 'D')}`,
-  `  stop_command_6 = ${IPT(22, 'D', true)}`,
+  `  stop_command = ${iptRule('-D', 22)}`,
+  `  stop_command_6 = ${iptRule('-D', 22, true)}`,
   '',
   '[web]',
   '  sequence = 6001,6002:udp',
   '  seq_timeout = 10',
-  `  start_command = ${IPT(2222, 'A')}`,
+  `  start_command = ${iptRule('-A', 2222)}`,
   '  cmd_timeout = 5',
-  `  stop_command = ${IPT(2222, 'D')}`,
+  `  stop_command = ${iptRule('-D', 2222)}`,
   '',
 ].join('\n');
 
